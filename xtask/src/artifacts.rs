@@ -1,0 +1,106 @@
+//! Building the pieces: the kernel (its own flags and target directory), PD
+//! programs (bare-metal target, the runtime's linker script) and the tool.
+
+use crate::Result;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub const TARGET: &str = "x86_64-unknown-none";
+/// Flags only the kernel needs: it is linked in the top 2 GiB.
+const KERNEL_RUSTFLAGS: &str = "-C code-model=kernel -C relocation-model=static";
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the root")
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+pub fn run(mut cmd: Command, what: &str) -> Result {
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run {what}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what} failed ({status})"))
+    }
+}
+
+/// Build the kernel; returns its ELF.
+pub fn kernel() -> Result<PathBuf> {
+    let mut c = cargo();
+    c.args(["build", "--quiet", "-p", "mantle-kernel", "--release", "--target", TARGET])
+        .arg("--target-dir")
+        .arg(root().join("target/kernel"))
+        .env("RUSTFLAGS", KERNEL_RUSTFLAGS)
+        .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    run(c, "building the kernel")?;
+    Ok(root().join("target/kernel").join(TARGET).join("release/mantle-kernel"))
+}
+
+/// Where PD programs land.
+pub fn pd_dir() -> PathBuf {
+    root().join("target").join(TARGET).join("release")
+}
+
+/// Build the PD programs of these packages.
+pub fn pds(packages: &[&str]) -> Result {
+    let mut c = cargo();
+    c.args(["build", "--quiet", "--release", "--target", TARGET]);
+    for p in packages {
+        c.args(["-p", p]);
+    }
+    c.env_remove("RUSTFLAGS").env_remove("CARGO_ENCODED_RUSTFLAGS");
+    run(c, "building PD programs")
+}
+
+/// Build the `mantle` tool; returns its binary.
+pub fn tool() -> Result<PathBuf> {
+    let mut c = cargo();
+    c.args(["build", "--quiet", "--release", "-p", "mantle"]);
+    run(c, "building the mantle tool")?;
+    Ok(root().join("target/release/mantle"))
+}
+
+/// Every PD package in the workspace.
+pub const PD_PACKAGES: &[&str] = &["hello", "mantle-test-pds", "ipcbench"];
+
+pub fn build_everything() -> Result {
+    kernel()?;
+    pds(PD_PACKAGES)?;
+    tool()?;
+    Ok(())
+}
+
+/// `mantle build SYSTEM -o IMAGE`; returns the image path.
+pub fn image(system: &Path, name: &str) -> Result<PathBuf> {
+    let dir = root().join("target/images");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let image = dir.join(format!("{name}.img"));
+    let report = dir.join(format!("{name}.report.txt"));
+    let mut c = Command::new(tool()?);
+    c.arg("build")
+        .arg(system)
+        .arg("-o")
+        .arg(&image)
+        .arg("--kernel")
+        .arg(kernel_path())
+        .arg("--search-path")
+        .arg(pd_dir())
+        .arg("--report")
+        .arg(&report);
+    run(c, &format!("mantle build {}", system.display()))?;
+    Ok(image)
+}
+
+pub fn kernel_path() -> PathBuf {
+    root().join("target/kernel").join(TARGET).join("release/mantle-kernel")
+}

@@ -1,0 +1,263 @@
+//! `cargo xtask test`: lints, host tests, then QEMU system tests.
+//!
+//! A system test boots one image and checks its serial transcript: markers
+//! that must appear in order, text that must never appear (a kernel panic),
+//! and the status the system powered off with.
+
+use crate::artifacts::{self, TARGET};
+use crate::boot::{self, Outcome};
+use crate::{setup, Result};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+/// One QEMU system test.
+pub struct SystemTest {
+    /// Test name (also the image name).
+    pub name: &'static str,
+    /// System description, relative to the repository root.
+    pub system: &'static str,
+    /// Lines that must appear, in this order (substring match per line).
+    pub expect: &'static [&'static str],
+    /// Text that must not appear anywhere.
+    pub forbid: &'static [&'static str],
+    /// The status the system must power off with.
+    pub status: i32,
+    /// The last line must contain this.
+    pub last_line: Option<&'static str>,
+}
+
+/// Printed by the kernel only when the kernel itself fails.
+const KERNEL_FAILURES: &[&str] = &["mantle: kernel panic", "mantle: boot error"];
+
+pub const SYSTEM_TESTS: &[SystemTest] = &[
+    SystemTest {
+        name: "hello",
+        system: "examples/hello/hello.system",
+        expect: &["mantle: all", "hello: done"],
+        forbid: KERNEL_FAILURES,
+        status: 0,
+        last_line: Some("hello: done"),
+    },
+    SystemTest {
+        name: "fault_unmapped",
+        system: "tests/systems/fault_unmapped.system",
+        expect: &["mantle: fault: PD", "page fault", "fault_unmapped: survivor ok"],
+        forbid: KERNEL_FAILURES,
+        status: 0,
+        last_line: None,
+    },
+    SystemTest {
+        name: "stack_overflow",
+        system: "tests/systems/stack_overflow.system",
+        expect: &["potential stack overflow"],
+        forbid: KERNEL_FAILURES,
+        status: 0,
+        last_line: None,
+    },
+    SystemTest {
+        name: "bad_channel",
+        system: "tests/systems/bad_channel.system",
+        expect: &["bad_channel: ok"],
+        forbid: KERNEL_FAILURES,
+        status: 0,
+        last_line: None,
+    },
+    SystemTest {
+        name: "starvation",
+        system: "tests/systems/starvation.system",
+        expect: &["starvation: ok"],
+        forbid: KERNEL_FAILURES,
+        status: 0,
+        last_line: None,
+    },
+    SystemTest {
+        name: "wild_syscalls",
+        system: "tests/systems/wild_syscalls.system",
+        expect: &["wild_syscalls: ok"],
+        forbid: KERNEL_FAILURES,
+        status: 0,
+        last_line: None,
+    },
+];
+
+/// How long one system may run before it counts as hung.
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+pub fn test_all(args: &[String]) -> Result {
+    let mut lint = true;
+    let mut only: Option<String> = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--no-lint" => lint = false,
+            "--only" => only = it.next().cloned(),
+            other => return Err(format!("test: unknown option {other}")),
+        }
+    }
+    setup::ensure_all()?;
+    if lint {
+        lints()?;
+    }
+    if only.is_none() {
+        host_tests()?;
+    }
+    artifacts::build_everything()?;
+    system_tests(only.as_deref())
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(artifacts::root());
+    c.env_remove("RUSTFLAGS").env_remove("CARGO_ENCODED_RUSTFLAGS");
+    c
+}
+
+/// `cargo fmt --check` and clippy with warnings denied, for host and
+/// bare-metal crates alike.
+fn lints() -> Result {
+    eprintln!("xtask: cargo fmt --check");
+    let mut c = cargo();
+    c.args(["fmt", "--all", "--check"]);
+    artifacts::run(c, "cargo fmt --check (run `cargo fmt --all`)")?;
+    eprintln!("xtask: clippy (host crates)");
+    let mut c = cargo();
+    c.args(["clippy", "--quiet", "-p", "mantle-abi", "-p", "mantle", "-p", "xtask"])
+        .args(["--all-targets", "--features", "mantle-abi/alloc", "--", "-D", "warnings"]);
+    artifacts::run(c, "clippy (host crates)")?;
+    eprintln!("xtask: clippy (PD crates, {TARGET})");
+    let mut c = cargo();
+    c.args(["clippy", "--quiet", "--release", "--target", TARGET]);
+    for p in artifacts::PD_PACKAGES.iter().chain(&["mantle-runtime"]) {
+        c.args(["-p", p]);
+    }
+    c.args(["--", "-D", "warnings"]);
+    artifacts::run(c, "clippy (PD crates)")?;
+    eprintln!("xtask: clippy (kernel)");
+    let mut c = cargo();
+    c.args(["clippy", "--quiet", "--release", "--target", TARGET, "-p", "mantle-kernel"])
+        .arg("--target-dir")
+        .arg(artifacts::root().join("target/kernel"))
+        .env("RUSTFLAGS", "-C code-model=kernel -C relocation-model=static")
+        .args(["--", "-D", "warnings"]);
+    artifacts::run(c, "clippy (kernel)")
+}
+
+fn host_tests() -> Result {
+    eprintln!("xtask: host tests");
+    let mut c = cargo();
+    c.args(["test", "-p", "mantle-abi", "-p", "mantle", "-p", "xtask"])
+        .args(["--features", "mantle-abi/alloc"]);
+    artifacts::run(c, "host tests")
+}
+
+fn system_tests(only: Option<&str>) -> Result {
+    let tests: Vec<&SystemTest> = SYSTEM_TESTS
+        .iter()
+        .filter(|t| only.is_none_or(|o| o == t.name))
+        .collect();
+    if tests.is_empty() {
+        return Err(format!("no system test named {}", only.unwrap_or("?")));
+    }
+    let accel = boot::accelerator();
+    eprintln!("xtask: {} QEMU system tests, accelerator {accel}", tests.len());
+    let (mut passed, mut failed) = (0, 0);
+    for t in tests {
+        match run_one(t) {
+            Ok(()) => {
+                println!("test system::{} ... ok", t.name);
+                passed += 1;
+            }
+            Err(e) => {
+                println!("test system::{} ... FAILED\n{e}", t.name);
+                failed += 1;
+            }
+        }
+    }
+    println!("system: {passed} passed, {failed} failed");
+    if failed == 0 {
+        Ok(())
+    } else {
+        Err(format!("{failed} system test(s) failed"))
+    }
+}
+
+fn run_one(t: &SystemTest) -> Result {
+    let system: PathBuf = artifacts::root().join(t.system);
+    let image = artifacts::image(&system, t.name)?;
+    let run = boot::boot(&image, TIMEOUT)?;
+    let log = artifacts::root().join("target/images").join(format!("{}.log", t.name));
+    let _ = std::fs::write(&log, run.text());
+    let problems = check(t, &run.lines.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>(), &run.outcome);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "  {}\n  transcript: {}",
+            problems.join("\n  "),
+            log.display()
+        ))
+    }
+}
+
+/// Everything wrong with a transcript, as readable sentences.
+pub fn check(t: &SystemTest, lines: &[&str], outcome: &Outcome) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut at = 0;
+    for marker in t.expect {
+        match lines[at..].iter().position(|l| l.contains(marker)) {
+            Some(i) => at += i + 1,
+            None => problems.push(format!("missing (in order): {marker:?}")),
+        }
+    }
+    for bad in t.forbid {
+        if let Some(l) = lines.iter().find(|l| l.contains(bad)) {
+            problems.push(format!("forbidden output: {l:?}"));
+        }
+    }
+    if let Some(last) = t.last_line {
+        let got = lines.iter().rev().find(|l| !l.trim().is_empty());
+        if !got.is_some_and(|l| l.contains(last)) {
+            problems.push(format!("last line is {got:?}, expected {last:?}"));
+        }
+    }
+    match outcome {
+        Outcome::Exited(s) if *s == t.status => {}
+        other => problems.push(format!("ended with {other}, expected status {}", t.status)),
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: SystemTest = SystemTest {
+        name: "t",
+        system: "t.system",
+        expect: &["a", "b"],
+        forbid: &["panic"],
+        status: 0,
+        last_line: Some("b"),
+    };
+
+    #[test]
+    fn a_good_transcript_passes() {
+        assert!(check(&T, &["x", "a", "y", "b"], &Outcome::Exited(0)).is_empty());
+    }
+
+    #[test]
+    fn each_kind_of_failure_is_reported() {
+        assert_eq!(check(&T, &["b", "a"], &Outcome::Exited(0)).len(), 2); // order, last line
+        assert_eq!(check(&T, &["a", "panic", "b"], &Outcome::Exited(0)).len(), 1);
+        assert_eq!(check(&T, &["a", "b"], &Outcome::Exited(3)).len(), 1);
+        assert_eq!(check(&T, &["a", "b"], &Outcome::TimedOut).len(), 1);
+    }
+
+    #[test]
+    fn every_system_test_file_exists() {
+        for t in SYSTEM_TESTS {
+            assert!(artifacts::root().join(t.system).exists(), "{} is missing", t.system);
+        }
+    }
+}
