@@ -1,3 +1,122 @@
+//! # Mantle kernel (x86_64)
+//!
+//! A small static microkernel in the mould of seL4 + Microkit. The system
+//! is fixed at build time: `mantle build` resolves the system description
+//! into a boot description (`mantle_abi::bootdesc`) and one ELF image; this
+//! kernel checks it, builds one address space per protection domain (PD),
+//! and then only schedules, passes messages and delivers interrupts and
+//! faults.
+//!
+//! ## Design principles
+//! - **Untrusted input.** The boot description and every syscall argument
+//!   are checked; nothing a PD does can panic, hang or corrupt the kernel
+//!   or another PD. Bad boot input ends with `mantle: boot error: ...`.
+//! - **No pointers from user space.** Data moves through IPC buffers whose
+//!   physical frames the kernel knows, via its direct map.
+//! - **Event-driven, one stack.** The kernel runs with interrupts off on a
+//!   single kernel stack. On every entry the PD's registers go straight
+//!   into its TCB (`TSS.rsp0` points there); the kernel handles the event,
+//!   picks the next PD and returns to it. Idle is `sti; hlt` on the kernel
+//!   stack.
+//! - **Static memory.** No heap: tables are sized by `mantle_abi::limits`,
+//!   and page tables come from a bump allocator above the image.
+//! - **Cheap fast paths.** No CR3 write when the address space does not
+//!   change, no clock read or timer write unless the scheduling context
+//!   changes, lazy FPU switching.
+//! - **One architecture seam.** Everything x86-specific is under `arch/`.
+
 #![no_std]
 #![no_main]
-#[panic_handler] fn p(_: &core::panic::PanicInfo) -> ! { loop {} }
+
+mod arch;
+mod bootinfo;
+mod child;
+mod console;
+mod fault;
+mod global;
+mod ipc;
+mod irq;
+mod kernel;
+mod memory;
+mod pd;
+mod sched;
+mod syscall;
+mod system;
+
+use mantle_abi::bootdesc::BootDescription;
+use mantle_abi::layout::{BOOTDESC_MAX_SIZE, BOOTDESC_PHYS, KERNEL_VIRT_BASE};
+
+use arch::paging::phys_to_virt;
+use system::BootErrorDisplay;
+
+/// Exit status written to `isa-debug-exit` when the kernel cannot go on.
+const EXIT_KERNEL_ERROR: u8 = 3;
+
+extern "C" {
+    /// End of the kernel image (linker script).
+    static __kernel_end: u8;
+}
+
+/// Print a boot error and stop the machine.
+fn boot_error(args: core::fmt::Arguments<'_>) -> ! {
+    kprintln!("boot error: {}", args);
+    arch::exit(EXIT_KERNEL_ERROR)
+}
+
+/// The Rust entry point, called by the trampoline on the kernel stack with
+/// the physical address of `hvm_start_info`.
+#[no_mangle]
+extern "C" fn kmain(start_info: u32) -> ! {
+    arch::serial::init();
+    kprintln!("Mantle microkernel (x86_64)");
+    let features = arch::init_cpu();
+    let _ = features;
+
+    let kernel_end = core::ptr::addr_of!(__kernel_end) as u64 - KERNEL_VIRT_BASE;
+    if kernel_end > BOOTDESC_PHYS {
+        boot_error(format_args!("kernel image overlaps the boot description"));
+    }
+    let ram = match bootinfo::read_memmap(start_info as u64) {
+        Ok(map) => map,
+        Err(e) => boot_error(format_args!("{}", e)),
+    };
+    if !ram.is_ram(BOOTDESC_PHYS, BOOTDESC_PHYS + BOOTDESC_MAX_SIZE) {
+        boot_error(format_args!("no RAM for the boot description"));
+    }
+    // SAFETY: the window is RAM in the direct map (checked above) that only
+    // the boot description occupies; it is never written.
+    let bytes = unsafe {
+        core::slice::from_raw_parts(
+            phys_to_virt(BOOTDESC_PHYS) as *const u8,
+            BOOTDESC_MAX_SIZE as usize,
+        )
+    };
+    let desc = match BootDescription::parse(bytes) {
+        Ok(d) => d,
+        Err(e) => boot_error(format_args!("invalid boot description: {:?}", e)),
+    };
+
+    arch::ioapic::disable_pic();
+    arch::lapic::init();
+    arch::ioapic::init();
+    let Some(cal) = arch::hpet::calibrate() else {
+        boot_error(format_args!("no usable HPET to calibrate the timer"));
+    };
+
+    // SAFETY: kmain runs once, before any other kernel entry is possible.
+    let k = unsafe { kernel::boot_state() };
+    k.sched.set_clock(cal.tsc_per_ms, cal.lapic_per_ms);
+    if let Err(error) = system::load(k, &desc, &ram, kernel_end) {
+        boot_error(format_args!("{}", BootErrorDisplay { error, desc: &desc }));
+    }
+    let first = k.schedule();
+    // SAFETY: `first` is a PD's frame from the scheduler (or null to idle);
+    // the kernel stack is reset, abandoning this frame for good.
+    unsafe { arch::entry::resume_from_kernel(first) }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    kprintln!("kernel panic: {}", info);
+    arch::exit(EXIT_KERNEL_ERROR)
+}

@@ -98,7 +98,8 @@ impl Diags {
     }
     /// Record an error.
     pub fn error(&mut self, pos: Pos, message: impl Into<String>) {
-        self.list.push(Diagnostic::error(self.file.clone(), pos, message));
+        self.list
+            .push(Diagnostic::error(self.file.clone(), pos, message));
     }
     /// Record a warning.
     pub fn warn(&mut self, pos: Pos, message: impl Into<String>) {

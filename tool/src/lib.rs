@@ -1,1 +1,52 @@
-//! placeholder
+//! # mantle: the host tool of the Mantle microkernel
+//!
+//! `mantle check|build|run|report` reads a Microkit system description
+//! (SDF), checks it, lays out all physical memory, patches `setvar` symbols,
+//! encodes the boot description ([`mantle_abi::bootdesc`]) and writes one
+//! bootable ELF image that QEMU loads with `-kernel`.
+//!
+//! ## Design principles
+//! - **Microkit's schema, unchanged.** An SDF that Microkit accepts for x86
+//!   means the same here; a feature Mantle does not have yet is rejected with
+//!   a message saying so, never silently ignored.
+//! - **Every error is actionable.** Messages name `file:line:col`, what is
+//!   wrong, the offending value and what is allowed; all errors found in one
+//!   pass are reported together ([`diag`]).
+//! - **Never panic on input.** Numbers are checked for overflow, files are
+//!   read with bounds checks ([`elf`]), and the tool's own output is checked
+//!   with the kernel's decoder ([`mantle_abi::bootdesc::BootDescription::parse`])
+//!   before an image is written: a tool bug cannot produce an image the
+//!   kernel rejects.
+//! - **One definition.** Constants and formats come from `mantle-abi`; the
+//!   QEMU command line is defined once, in [`qemu`].
+//! - **Small modules**: [`sdf`] (parse, model, validate), [`elf`],
+//!   [`layout`], [`build`], [`image`], [`report`], [`qemu`], [`cli`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod build;
+pub mod cli;
+pub mod diag;
+pub mod elf;
+pub mod image;
+pub mod layout;
+pub mod qemu;
+pub mod report;
+pub mod sdf;
+
+pub use build::{build, build_bytes, BuildOptions, Built};
+pub use diag::{Diagnostic, Error};
+
+/// Check the SDF at `path` without reading any program image. Returns the
+/// warnings on success.
+pub fn check(path: &std::path::Path) -> Result<Vec<Diagnostic>, Error> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::msg(&name, format!("cannot read system description: {e}")))?;
+    check_bytes(&name, &bytes)
+}
+
+/// Check SDF `bytes` (named `name` in messages).
+pub fn check_bytes(name: &str, bytes: &[u8]) -> Result<Vec<Diagnostic>, Error> {
+    sdf::load_bytes(name, bytes).map(|(_, d)| d.into_vec())
+}

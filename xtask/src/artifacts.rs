@@ -37,13 +37,24 @@ pub fn run(mut cmd: Command, what: &str) -> Result {
 /// Build the kernel; returns its ELF.
 pub fn kernel() -> Result<PathBuf> {
     let mut c = cargo();
-    c.args(["build", "--quiet", "-p", "mantle-kernel", "--release", "--target", TARGET])
-        .arg("--target-dir")
-        .arg(root().join("target/kernel"))
-        .env("RUSTFLAGS", KERNEL_RUSTFLAGS)
-        .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    c.args([
+        "build",
+        "--quiet",
+        "-p",
+        "mantle-kernel",
+        "--release",
+        "--target",
+        TARGET,
+    ])
+    .arg("--target-dir")
+    .arg(root().join("target/kernel"))
+    .env("RUSTFLAGS", KERNEL_RUSTFLAGS)
+    .env_remove("CARGO_ENCODED_RUSTFLAGS");
     run(c, "building the kernel")?;
-    Ok(root().join("target/kernel").join(TARGET).join("release/mantle-kernel"))
+    Ok(root()
+        .join("target/kernel")
+        .join(TARGET)
+        .join("release/mantle-kernel"))
 }
 
 /// Where PD programs land.
@@ -58,7 +69,8 @@ pub fn pds(packages: &[&str]) -> Result {
     for p in packages {
         c.args(["-p", p]);
     }
-    c.env_remove("RUSTFLAGS").env_remove("CARGO_ENCODED_RUSTFLAGS");
+    c.env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS");
     run(c, "building PD programs")
 }
 
@@ -102,5 +114,8 @@ pub fn image(system: &Path, name: &str) -> Result<PathBuf> {
 }
 
 pub fn kernel_path() -> PathBuf {
-    root().join("target/kernel").join(TARGET).join("release/mantle-kernel")
+    root()
+        .join("target/kernel")
+        .join(TARGET)
+        .join("release/mantle-kernel")
 }

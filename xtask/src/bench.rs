@@ -21,28 +21,35 @@ pub fn ipc() -> Result {
     artifacts::pds(&["ipcbench"])?;
     let system = artifacts::root().join("bench/ipc/ipc.system");
     let image = artifacts::image(&system, "ipcbench")?;
-    let accel = boot::accelerator();
+    let accel = boot::accelerator().as_str();
     eprintln!("xtask: accelerator {accel}");
 
     let mut samples: Vec<[u64; 4]> = Vec::new();
     for i in 0..MANTLE_BOOTS {
         let run = boot::boot(&image, Duration::from_secs(300))?;
         let log = artifacts::root().join(format!("target/images/ipcbench.{i}.log"));
-        let _ = std::fs::write(&log, run.text());
+        let _ = std::fs::write(&log, boot::timed_text(&run));
         let line = run
             .lines
             .iter()
-            .map(|(_, l)| l.as_str())
+            .map(|l| l.text.as_str())
             .find(|l| l.starts_with("ipcbench:"))
-            .ok_or_else(|| format!("the benchmark printed no result (transcript {})", log.display()))?;
-        let boot_ms = run
-            .time_of("mantle: all")
+            .ok_or_else(|| {
+                format!(
+                    "the benchmark printed no result (transcript {})",
+                    log.display()
+                )
+            })?;
+        let boot_ms = boot::time_of(&run, "mantle: all")
             .ok_or_else(|| format!("no `mantle: all ... initialised` line ({})", log.display()))?
             .as_millis() as u64;
-        let field = |k: &str| {
-            value(line, k).ok_or_else(|| format!("no {k}= in {line:?}"))
-        };
-        let s = [field("null_syscall")?, field("ppc_roundtrip")?, field("notify_wake")?, boot_ms];
+        let field = |k: &str| value(line, k).ok_or_else(|| format!("no {k}= in {line:?}"));
+        let s = [
+            field("null_syscall")?,
+            field("ppc_roundtrip")?,
+            field("notify_wake")?,
+            boot_ms,
+        ];
         eprintln!(
             "mantle run {}: null_syscall={} ppc_roundtrip={} notify_wake={} boot_ms={}",
             i + 1,
@@ -53,18 +60,33 @@ pub fn ipc() -> Result {
         );
         samples.push(s);
     }
-    let mantle: Vec<u64> = (0..4).map(|k| median(samples.iter().map(|s| s[k]))).collect();
+    let mantle: Vec<u64> = (0..4)
+        .map(|k| median(samples.iter().map(|s| s[k])))
+        .collect();
 
     let linux = linux_baseline(&accel)?;
     let [getpid, futex, pipe] = linux;
 
-    println!("benchmark: {MANTLE_BOOTS} Mantle boots (median of each figure) and one Linux guest run,");
-    println!("           same QEMU machine (q35, qboot, qemu64, 512 MiB, 1 vCPU), accelerator {accel}.");
+    println!(
+        "benchmark: {MANTLE_BOOTS} Mantle boots (median of each figure) and one Linux guest run,"
+    );
+    println!(
+        "           same QEMU machine (q35, qboot, qemu64, 512 MiB, 1 vCPU), accelerator {accel}."
+    );
     println!("           Units: TSC ticks (under TCG these are host time, not guest cycles).");
     let goals = [
-        ("ppc_roundtrip <= 0.25 x linux_futex_rt", mantle[1] * 4 <= futex),
-        ("ppc_roundtrip <= 0.05 x linux_pipe_rt", mantle[1] * 20 <= pipe),
-        ("notify_wake <= 0.15 x linux_futex_rt", mantle[2] * 100 <= futex * 15),
+        (
+            "ppc_roundtrip <= 0.25 x linux_futex_rt",
+            mantle[1] * 4 <= futex,
+        ),
+        (
+            "ppc_roundtrip <= 0.05 x linux_pipe_rt",
+            mantle[1] * 20 <= pipe,
+        ),
+        (
+            "notify_wake <= 0.15 x linux_futex_rt",
+            mantle[2] * 100 <= futex * 15,
+        ),
         ("null_syscall <= linux_getpid", mantle[0] <= getpid),
         ("boot_ms <= 300", mantle[3] <= 300),
     ];
@@ -96,7 +118,10 @@ fn linux_guest_dir() -> Result<PathBuf> {
     if dir.join("run.sh").exists() {
         Ok(dir)
     } else {
-        Err(format!("the Linux guest harness is missing at {}", dir.display()))
+        Err(format!(
+            "the Linux guest harness is missing at {}",
+            dir.display()
+        ))
     }
 }
 
@@ -104,7 +129,9 @@ fn linux_guest_dir() -> Result<PathBuf> {
 fn linux_baseline(accel: &str) -> Result<[u64; 3]> {
     let dir = linux_guest_dir()?;
     let out = std::env::var("LG_OUT").unwrap_or_else(|_| "/tmp/linux-guest".into());
-    if !Path::new(&out).join("vmlinux").exists() || !Path::new(&out).join("initramfs.cpio.gz").exists() {
+    if !Path::new(&out).join("vmlinux").exists()
+        || !Path::new(&out).join("initramfs.cpio.gz").exists()
+    {
         eprintln!("xtask: building the Linux guest (../shared/linux-guest/build.sh) ...");
         let mut c = Command::new("bash");
         c.arg(dir.join("build.sh"));
@@ -115,7 +142,10 @@ fn linux_baseline(accel: &str) -> Result<[u64; 3]> {
     let wrapper = artifacts::root().join("target/qemu-with-qboot");
     std::fs::write(
         &wrapper,
-        format!("#!/bin/sh\nexec qemu-system-x86_64 -bios {} \"$@\"\n", setup::QBOOT),
+        format!(
+            "#!/bin/sh\nexec qemu-system-x86_64 -bios {} \"$@\"\n",
+            setup::QBOOT
+        ),
     )
     .map_err(|e| format!("cannot write {}: {e}", wrapper.display()))?;
     make_executable(&wrapper)?;
@@ -135,7 +165,10 @@ fn linux_baseline(accel: &str) -> Result<[u64; 3]> {
             String::from_utf8_lossy(&output.stderr)
         ));
     }
-    let _ = std::fs::write(artifacts::root().join("target/images/linux-guest.txt"), text.as_bytes());
+    let _ = std::fs::write(
+        artifacts::root().join("target/images/linux-guest.txt"),
+        text.as_bytes(),
+    );
     let med = |name: &str| {
         text.lines()
             .find_map(|l| {
@@ -144,7 +177,11 @@ fn linux_baseline(accel: &str) -> Result<[u64; 3]> {
             })
             .ok_or_else(|| format!("no '{name}' median in the Linux guest's results"))
     };
-    Ok([med("getpid")?, med("futex_rtt_unpinned")?, med("pipe_rtt_unpinned")?])
+    Ok([
+        med("getpid")?,
+        med("futex_rtt_unpinned")?,
+        med("pipe_rtt_unpinned")?,
+    ])
 }
 
 fn make_executable(path: &Path) -> Result {

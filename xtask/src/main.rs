@@ -61,7 +61,10 @@ type Result<T = ()> = std::result::Result<T, String>;
 
 fn run_example(example: &str, rest: &[String]) -> Result {
     setup::ensure_all()?;
-    let system = artifacts::root().join("examples").join(example).join(format!("{example}.system"));
+    let system = artifacts::root()
+        .join("examples")
+        .join(example)
+        .join(format!("{example}.system"));
     if !system.exists() {
         return Err(format!(
             "no example '{example}': {} does not exist",

@@ -42,11 +42,20 @@ fn ensure_qemu() -> Result {
         }
     };
     run(&["apt-get", "update", "-qq"])?;
-    run(&["apt-get", "install", "-y", "-qq", "qemu-system-x86", "qemu-system-data"])?;
+    run(&[
+        "apt-get",
+        "install",
+        "-y",
+        "-qq",
+        "qemu-system-x86",
+        "qemu-system-data",
+    ])?;
     if have("qemu-system-x86_64") && Path::new(QBOOT).exists() {
         Ok(())
     } else {
-        Err(format!("qemu-system-x86_64 or {QBOOT} is still missing after apt-get"))
+        Err(format!(
+            "qemu-system-x86_64 or {QBOOT} is still missing after apt-get"
+        ))
     }
 }
 

@@ -42,7 +42,11 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
     SystemTest {
         name: "fault_unmapped",
         system: "tests/systems/fault_unmapped.system",
-        expect: &["mantle: fault: PD", "page fault", "fault_unmapped: survivor ok"],
+        expect: &[
+            "mantle: fault: PD",
+            "page fault",
+            "fault_unmapped: survivor ok",
+        ],
         forbid: KERNEL_FAILURES,
         status: 0,
         last_line: None,
@@ -109,7 +113,8 @@ pub fn test_all(args: &[String]) -> Result {
 fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(artifacts::root());
-    c.env_remove("RUSTFLAGS").env_remove("CARGO_ENCODED_RUSTFLAGS");
+    c.env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS");
     c
 }
 
@@ -122,8 +127,24 @@ fn lints() -> Result {
     artifacts::run(c, "cargo fmt --check (run `cargo fmt --all`)")?;
     eprintln!("xtask: clippy (host crates)");
     let mut c = cargo();
-    c.args(["clippy", "--quiet", "-p", "mantle-abi", "-p", "mantle", "-p", "xtask"])
-        .args(["--all-targets", "--features", "mantle-abi/alloc", "--", "-D", "warnings"]);
+    c.args([
+        "clippy",
+        "--quiet",
+        "-p",
+        "mantle-abi",
+        "-p",
+        "mantle",
+        "-p",
+        "xtask",
+    ])
+    .args([
+        "--all-targets",
+        "--features",
+        "mantle-abi/alloc",
+        "--",
+        "-D",
+        "warnings",
+    ]);
     artifacts::run(c, "clippy (host crates)")?;
     eprintln!("xtask: clippy (PD crates, {TARGET})");
     let mut c = cargo();
@@ -135,11 +156,22 @@ fn lints() -> Result {
     artifacts::run(c, "clippy (PD crates)")?;
     eprintln!("xtask: clippy (kernel)");
     let mut c = cargo();
-    c.args(["clippy", "--quiet", "--release", "--target", TARGET, "-p", "mantle-kernel"])
-        .arg("--target-dir")
-        .arg(artifacts::root().join("target/kernel"))
-        .env("RUSTFLAGS", "-C code-model=kernel -C relocation-model=static")
-        .args(["--", "-D", "warnings"]);
+    c.args([
+        "clippy",
+        "--quiet",
+        "--release",
+        "--target",
+        TARGET,
+        "-p",
+        "mantle-kernel",
+    ])
+    .arg("--target-dir")
+    .arg(artifacts::root().join("target/kernel"))
+    .env(
+        "RUSTFLAGS",
+        "-C code-model=kernel -C relocation-model=static",
+    )
+    .args(["--", "-D", "warnings"]);
     artifacts::run(c, "clippy (kernel)")
 }
 
@@ -160,7 +192,11 @@ fn system_tests(only: Option<&str>) -> Result {
         return Err(format!("no system test named {}", only.unwrap_or("?")));
     }
     let accel = boot::accelerator();
-    eprintln!("xtask: {} QEMU system tests, accelerator {accel}", tests.len());
+    eprintln!(
+        "xtask: {} QEMU system tests, accelerator {}",
+        tests.len(),
+        accel.as_str()
+    );
     let (mut passed, mut failed) = (0, 0);
     for t in tests {
         match run_one(t) {
@@ -186,9 +222,12 @@ fn run_one(t: &SystemTest) -> Result {
     let system: PathBuf = artifacts::root().join(t.system);
     let image = artifacts::image(&system, t.name)?;
     let run = boot::boot(&image, TIMEOUT)?;
-    let log = artifacts::root().join("target/images").join(format!("{}.log", t.name));
-    let _ = std::fs::write(&log, run.text());
-    let problems = check(t, &run.lines.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>(), &run.outcome);
+    let log = artifacts::root()
+        .join("target/images")
+        .join(format!("{}.log", t.name));
+    let _ = std::fs::write(&log, boot::timed_text(&run));
+    let lines: Vec<&str> = run.lines.iter().map(|l| l.text.as_str()).collect();
+    let problems = check(t, &lines, &run.outcome);
     if problems.is_empty() {
         Ok(())
     } else {
@@ -222,8 +261,12 @@ pub fn check(t: &SystemTest, lines: &[&str], outcome: &Outcome) -> Vec<String> {
         }
     }
     match outcome {
-        Outcome::Exited(s) if *s == t.status => {}
-        other => problems.push(format!("ended with {other}, expected status {}", t.status)),
+        Outcome::Guest(s) if i32::from(*s) == t.status => {}
+        other => problems.push(format!(
+            "{}; expected guest status {}",
+            other.describe(),
+            t.status
+        )),
     }
     problems
 }
@@ -243,21 +286,25 @@ mod tests {
 
     #[test]
     fn a_good_transcript_passes() {
-        assert!(check(&T, &["x", "a", "y", "b"], &Outcome::Exited(0)).is_empty());
+        assert!(check(&T, &["x", "a", "y", "b"], &Outcome::Guest(0)).is_empty());
     }
 
     #[test]
     fn each_kind_of_failure_is_reported() {
-        assert_eq!(check(&T, &["b", "a"], &Outcome::Exited(0)).len(), 2); // order, last line
-        assert_eq!(check(&T, &["a", "panic", "b"], &Outcome::Exited(0)).len(), 1);
-        assert_eq!(check(&T, &["a", "b"], &Outcome::Exited(3)).len(), 1);
-        assert_eq!(check(&T, &["a", "b"], &Outcome::TimedOut).len(), 1);
+        assert_eq!(check(&T, &["b", "a"], &Outcome::Guest(0)).len(), 2); // order, last line
+        assert_eq!(check(&T, &["a", "panic", "b"], &Outcome::Guest(0)).len(), 1);
+        assert_eq!(check(&T, &["a", "b"], &Outcome::Guest(3)).len(), 1);
+        assert_eq!(check(&T, &["a", "b"], &Outcome::Timeout).len(), 1);
     }
 
     #[test]
     fn every_system_test_file_exists() {
         for t in SYSTEM_TESTS {
-            assert!(artifacts::root().join(t.system).exists(), "{} is missing", t.system);
+            assert!(
+                artifacts::root().join(t.system).exists(),
+                "{} is missing",
+                t.system
+            );
         }
     }
 }

@@ -1,1 +1,98 @@
+//! Shared pieces of the system-test PDs: the echo protocol, the shared
+//! progress page, a seeded PRNG and the end-of-test helper.
+//!
+//! Every test system ends with a marker line printed by one PD and a
+//! power-off through QEMU's `isa-debug-exit` port: status 0 when the PD saw
+//! everything it expected, 1 otherwise. The marker lines are listed in each
+//! `tests/systems/*.system` file.
 #![no_std]
+
+use mantle_runtime::{debug_println, mr_get, mr_set, power_off, MessageInfo};
+
+/// The I/O port grant id that covers port 0xf4 in every test system.
+pub const EXIT_IOPORT: usize = 0;
+
+/// Where test systems map their shared `progress` memory region
+/// (`<map mr="progress" vaddr="0x20000000" .../>`).
+pub const SHARED_VADDR: u64 = 0x2000_0000;
+
+/// Word `slot` of the shared page, read volatilely.
+pub fn shared_read(slot: usize) -> u64 {
+    assert!(slot < 512);
+    // SAFETY: the SDF maps the 4 KiB `progress` region at SHARED_VADDR in
+    // every PD that calls this; `slot < 512` keeps the word inside it. Other
+    // PDs write it concurrently only in whole aligned words.
+    unsafe { (SHARED_VADDR as *const u64).add(slot).read_volatile() }
+}
+
+/// Write word `slot` of the shared page.
+pub fn shared_write(slot: usize, value: u64) {
+    assert!(slot < 512);
+    // SAFETY: as in `shared_read`; the region is mapped read-write.
+    unsafe { (SHARED_VADDR as *mut u64).add(slot).write_volatile(value) }
+}
+
+/// How the echo server transforms each message register.
+pub const fn echo_transform(v: u64) -> u64 {
+    v.wrapping_add(1)
+}
+
+/// Serve one echo PPC: same label and count, each register transformed.
+pub fn echo_reply(msg: MessageInfo) -> MessageInfo {
+    for i in 0..msg.count() {
+        mr_set(i, echo_transform(mr_get(i)));
+    }
+    msg
+}
+
+/// Print the marker (`<test>: ok` or `<test>: FAIL`) and power off with
+/// status 0 or 1.
+pub fn finish(test: &str, ok: bool) -> ! {
+    if ok {
+        debug_println!("{}: ok", test);
+        power_off(EXIT_IOPORT, 0)
+    } else {
+        debug_println!("{}: FAIL", test);
+        power_off(EXIT_IOPORT, 1)
+    }
+}
+
+/// xorshift64*: a small, seeded, deterministic PRNG.
+pub struct XorShift(u64);
+
+impl XorShift {
+    /// A generator seeded with `seed` (0 is replaced by a constant).
+    pub const fn new(seed: u64) -> Self {
+        XorShift(if seed == 0 {
+            0x9e37_79b9_7f4a_7c15
+        } else {
+            seed
+        })
+    }
+
+    /// The next value.
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A value in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+}
+
+/// Spin forever, counting in shared word `slot`, without ever calling
+/// `RECV`. Used by the starvation test.
+pub fn spin_forever(slot: usize) -> ! {
+    let mut n: u64 = 0;
+    loop {
+        n = n.wrapping_add(1);
+        shared_write(slot, n);
+        core::hint::spin_loop();
+    }
+}

@@ -29,6 +29,8 @@ pub struct System {
     pub mrs: Vec<MemoryRegion>,
     /// Channels in document order.
     pub channels: Vec<Channel>,
+    /// Position of the `<system>` element.
+    pub pos: Pos,
 }
 
 impl System {
@@ -71,6 +73,8 @@ pub struct Pd {
     pub parent: Option<usize>,
     /// Id in the parent's child-id space.
     pub child_id: Option<u8>,
+    /// Symbol in the parent's image to receive `child_id`.
+    pub setvar_id: Option<String>,
     /// Position of the element.
     pub pos: Pos,
     /// Positions of its attributes.

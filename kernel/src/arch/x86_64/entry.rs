@@ -1,0 +1,227 @@
+//! Kernel entry and exit: interrupt/exception stubs, the SYSCALL entry, the
+//! return to user mode and the idle loop.
+//!
+//! Every entry from user mode saves the PD's registers into its TCB's
+//! [`UserRegs`]: for interrupts and exceptions the CPU pushes the hardware
+//! frame at `TSS.rsp0` (the top of that frame) and the stub pushes the rest;
+//! the SYSCALL stub does the same by hand from `CURRENT_FRAME_TOP`. The
+//! stub then switches to the single kernel stack and calls Rust, which
+//! returns the frame of the PD to run next (or null to idle).
+//!
+//! Entries from ring 0 (only possible in the idle loop, or on a kernel bug)
+//! are handled on the kernel stack and return with `iretq`.
+
+use core::arch::global_asm;
+use core::sync::atomic::AtomicU64;
+
+use mantle_abi::layout::USER_TOP;
+
+/// `UserRegs::vector` of a frame saved by the SYSCALL entry.
+pub const SYSCALL_MARK: u64 = 0x100;
+
+/// A PD's saved user registers, in the order the entry stubs push them.
+/// The last five words are the CPU's interrupt frame.
+#[repr(C, align(16))]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct UserRegs {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rbp: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rdx: u64,
+    pub rcx: u64,
+    pub rbx: u64,
+    pub rax: u64,
+    /// Vector of the entry ([`SYSCALL_MARK`] for a syscall).
+    pub vector: u64,
+    /// CPU error code (0 if none).
+    pub error: u64,
+    pub rip: u64,
+    pub cs: u64,
+    pub rflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<UserRegs>() == 22 * 8);
+
+impl UserRegs {
+    /// Address just above the frame: what `TSS.rsp0` must hold while this
+    /// PD runs.
+    pub fn frame_top(&self) -> u64 {
+        self as *const UserRegs as u64 + core::mem::size_of::<UserRegs>() as u64
+    }
+}
+
+/// Top of the current PD's register frame, read by the SYSCALL stub.
+#[no_mangle]
+pub static CURRENT_FRAME_TOP: AtomicU64 = AtomicU64::new(0);
+/// PML4 to load on the way out to user mode (0: keep the current one).
+/// Only `paging::new_address_space` PML4s are stored here.
+#[no_mangle]
+pub static NEXT_CR3: AtomicU64 = AtomicU64::new(0);
+/// Scratch slot for the user stack pointer during SYSCALL entry.
+#[no_mangle]
+static SYSCALL_USER_RSP: AtomicU64 = AtomicU64::new(0);
+
+extern "C" {
+    /// 256 interrupt stubs, 16 bytes apart.
+    pub fn trap_stubs();
+    /// NMI stub (IST).
+    pub fn nmi_entry();
+    /// Double-fault stub (IST).
+    pub fn double_fault_entry();
+    /// SYSCALL entry point (LSTAR).
+    pub fn syscall_entry();
+    /// Reset the kernel stack and run `regs` (or idle if null).
+    pub fn resume_from_kernel(regs: *const UserRegs) -> !;
+}
+
+global_asm!(
+    r#"
+    .macro PUSH_GPRS
+    pushq %rax
+    pushq %rbx
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %rbp
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    .endm
+
+    .macro POP_GPRS
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rbp
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rbx
+    popq %rax
+    .endm
+
+    .text
+    .p2align 4
+    .globl trap_stubs
+trap_stubs:
+    .set vec, 0
+    .rept 256
+    .p2align 4
+    .if vec == 8 || vec == 10 || vec == 11 || vec == 12 || vec == 13 || vec == 14 || vec == 17 || vec == 21 || vec == 29 || vec == 30
+    .else
+    pushq $0
+    .endif
+    pushq $vec
+    jmp trap_common
+    .set vec, vec + 1
+    .endr
+
+trap_common:
+    testb $3, 24(%rsp)
+    jz kernel_trap
+    PUSH_GPRS
+    leaq kernel_stack_top(%rip), %rsp
+    callq handle_user_trap
+    jmp resume
+
+    .p2align 4
+    .globl syscall_entry
+syscall_entry:
+    movq %rsp, SYSCALL_USER_RSP(%rip)
+    movq CURRENT_FRAME_TOP(%rip), %rsp
+    pushq ${user_ds}
+    pushq SYSCALL_USER_RSP(%rip)
+    pushq %r11
+    pushq ${user_cs}
+    pushq %rcx
+    pushq $0
+    pushq ${syscall_mark}
+    PUSH_GPRS
+    leaq kernel_stack_top(%rip), %rsp
+    callq handle_syscall
+
+resume:
+    testq %rax, %rax
+    jz idle
+    movq NEXT_CR3(%rip), %rcx
+    testq %rcx, %rcx
+    jz 3f
+    movq %rcx, %cr3
+    movq $0, NEXT_CR3(%rip)
+3:  movq %rax, %rsp
+    cmpq ${syscall_mark}, 120(%rsp)
+    jne 1f
+    movabsq ${user_top}, %rcx
+    cmpq %rcx, 136(%rsp)
+    jae 1f
+    POP_GPRS
+    movq 16(%rsp), %rcx
+    movq 32(%rsp), %r11
+    movq 40(%rsp), %rsp
+    sysretq
+1:  POP_GPRS
+    addq $16, %rsp
+    iretq
+
+    .globl resume_from_kernel
+resume_from_kernel:
+    leaq kernel_stack_top(%rip), %rsp
+    movq %rdi, %rax
+    jmp resume
+
+idle:
+    leaq kernel_stack_top(%rip), %rsp
+2:  sti
+    hlt
+    cli
+    callq idle_pick
+    testq %rax, %rax
+    jz 2b
+    jmp resume
+
+kernel_trap:
+    PUSH_GPRS
+    movq %rsp, %rdi
+    callq handle_kernel_trap
+    POP_GPRS
+    addq $16, %rsp
+    iretq
+
+    .globl nmi_entry
+nmi_entry:
+    iretq
+
+    .globl double_fault_entry
+double_fault_entry:
+    movq %rsp, %rdi
+    callq handle_double_fault
+    ud2
+"#,
+    user_ds = const super::gdt::USER_DS,
+    user_cs = const super::gdt::USER_CS,
+    syscall_mark = const SYSCALL_MARK,
+    user_top = const USER_TOP,
+    options(att_syntax)
+);

@@ -1,0 +1,119 @@
+//! 4-level page tables for PD address spaces, and the kernel's direct map.
+//!
+//! The kernel half (PML4 entries 256..512: the direct map and the kernel
+//! image) is copied from the boot tables into every PD's PML4; those
+//! entries are supervisor-only. PD maps use 4 KiB pages.
+
+use mantle_abi::layout::{PHYSMAP_BASE, PHYSMAP_SIZE};
+
+use super::cpu::read_cr3;
+
+const PRESENT: u64 = 1 << 0;
+const WRITABLE: u64 = 1 << 1;
+const USER: u64 = 1 << 2;
+const WRITE_THROUGH: u64 = 1 << 3;
+const CACHE_DISABLE: u64 = 1 << 4;
+const NO_EXECUTE: u64 = 1 << 63;
+const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
+
+/// Kernel virtual address of physical `paddr` in the direct map.
+/// `paddr` must be below [`PHYSMAP_SIZE`].
+pub fn phys_to_virt(paddr: u64) -> u64 {
+    debug_assert!(paddr < PHYSMAP_SIZE);
+    PHYSMAP_BASE + paddr
+}
+
+/// Access rights of a user page.
+#[derive(Clone, Copy, Debug)]
+pub struct PageFlags {
+    /// Writable.
+    pub write: bool,
+    /// Executable.
+    pub execute: bool,
+    /// Cacheable (false: PCD | PWT, for device memory).
+    pub cached: bool,
+}
+
+impl PageFlags {
+    fn bits(self) -> u64 {
+        let mut bits = PRESENT | USER;
+        if self.write {
+            bits |= WRITABLE;
+        }
+        if !self.execute {
+            bits |= NO_EXECUTE;
+        }
+        if !self.cached {
+            bits |= CACHE_DISABLE | WRITE_THROUGH;
+        }
+        bits
+    }
+}
+
+/// Why a page could not be mapped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapError {
+    /// The virtual page is already mapped (maps overlap).
+    Overlap,
+    /// No frame for a page table.
+    OutOfMemory,
+}
+
+/// A source of zeroed page-table frames (physical addresses in the direct
+/// map).
+pub trait FrameSource {
+    /// A zeroed 4 KiB frame, or `None` when memory runs out.
+    fn alloc_zeroed(&mut self) -> Option<u64>;
+}
+
+fn table(paddr: u64) -> *mut u64 {
+    phys_to_virt(paddr) as *mut u64
+}
+
+/// A new PML4 sharing the kernel half of the boot page tables.
+pub fn new_address_space(frames: &mut impl FrameSource) -> Option<u64> {
+    let pml4 = frames.alloc_zeroed()?;
+    let boot = read_cr3() & ADDR_MASK;
+    for i in 256..512 {
+        // SAFETY: both tables are 4 KiB frames in the direct map; index < 512.
+        unsafe { table(pml4).add(i).write(table(boot).add(i).read()) };
+    }
+    Some(pml4)
+}
+
+/// Map the 4 KiB page at `vaddr` (a user address) to `paddr` in `pml4`.
+pub fn map_page(
+    frames: &mut impl FrameSource,
+    pml4: u64,
+    vaddr: u64,
+    paddr: u64,
+    flags: PageFlags,
+) -> Result<(), MapError> {
+    let mut tbl = pml4;
+    for level in [39u32, 30, 21] {
+        let index = ((vaddr >> level) & 511) as usize;
+        // SAFETY: `tbl` is a page-table frame in the direct map (the PML4 or
+        // a table this function allocated) and index < 512.
+        let entry = unsafe { table(tbl).add(index) };
+        // SAFETY: as above.
+        let value = unsafe { entry.read() };
+        tbl = if value & PRESENT != 0 {
+            value & ADDR_MASK
+        } else {
+            let next = frames.alloc_zeroed().ok_or(MapError::OutOfMemory)?;
+            // SAFETY: as above.
+            unsafe { entry.write(next | PRESENT | WRITABLE | USER) };
+            next
+        };
+    }
+    let index = ((vaddr >> 12) & 511) as usize;
+    // SAFETY: `tbl` is a page table in the direct map and index < 512.
+    let entry = unsafe { table(tbl).add(index) };
+    // SAFETY: as above.
+    if unsafe { entry.read() } & PRESENT != 0 {
+        return Err(MapError::Overlap);
+    }
+    // SAFETY: as above.
+    unsafe { entry.write((paddr & ADDR_MASK) | flags.bits()) };
+    Ok(())
+}

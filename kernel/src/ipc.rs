@@ -1,0 +1,225 @@
+//! Notifications and protected procedure calls.
+//!
+//! Message registers move between IPC buffers through their physical
+//! frames in the kernel's direct map; the kernel never dereferences a user
+//! pointer.
+
+use mantle_abi::bootdesc::End;
+use mantle_abi::fault::{FAULT_MR_COUNT, MR_ADDR, MR_ERROR_CODE, MR_IP, MR_SP};
+use mantle_abi::ipc::MessageInfo;
+use mantle_abi::limits::MAX_IDS;
+use mantle_abi::syscall::{self, Status};
+
+use crate::arch::paging::phys_to_virt;
+use crate::kernel::Kernel;
+use crate::pd::{PdId, ThreadState};
+use crate::sched::QueueId;
+
+/// The IPC buffer of a PD as message registers.
+fn mrs(ipc_paddr: u64) -> *mut u64 {
+    phys_to_virt(ipc_paddr) as *mut u64
+}
+
+/// Copy `count` (≤ 64) message registers between two IPC buffer frames.
+fn copy_mrs(from: u64, to: u64, count: usize) {
+    // SAFETY: both are page-sized IPC buffer frames in RAM, checked at boot
+    // to be PD memory in the direct map; 64 registers fill at most 512
+    // bytes of the page. `copy` tolerates overlap.
+    unsafe { core::ptr::copy(mrs(from), mrs(to), count) };
+}
+
+impl Kernel {
+    /// Set notification bit `bit` of `pd`, waking it if it waits.
+    pub fn signal(&mut self, pd: PdId, bit: u8) {
+        self.tcbs[pd].pending |= 1 << bit;
+        if self.tcbs[pd].state == ThreadState::Recv
+            && !self.tcbs[pd].suspended
+            && self.take_event(pd)
+        {
+            self.make_ready(pd);
+        }
+    }
+
+    /// NOTIFY on channel `ch` of `pd`.
+    pub fn notify(&mut self, pd: PdId, ch: u64) -> Result<(), Status> {
+        match self.end(pd, ch) {
+            Some(End::Channel {
+                peer_pd,
+                peer_id,
+                can_notify: true,
+                ..
+            }) => {
+                self.signal(peer_pd as PdId, peer_id);
+                Ok(())
+            }
+            _ => Err(Status::InvalidChannel),
+        }
+    }
+
+    fn end(&self, pd: PdId, ch: u64) -> Option<End> {
+        (ch < MAX_IDS as u64).then(|| self.tcbs[pd].ends[ch as usize])
+    }
+
+    /// PPCALL on channel `ch`. On success the caller is blocked and its
+    /// result is set when the call completes.
+    pub fn ppcall(&mut self, caller: PdId, ch: u64, raw_info: u64) -> Result<(), Status> {
+        let Some(End::Channel {
+            peer_pd,
+            peer_id,
+            can_ppc: true,
+            ..
+        }) = self.end(caller, ch)
+        else {
+            return Err(Status::InvalidChannel);
+        };
+        if MessageInfo::from_raw(raw_info).is_none() {
+            return Err(Status::InvalidArgument);
+        }
+        let server = peer_pd as PdId;
+        if self.tcbs[server].state == ThreadState::Faulted || self.tcbs[server].suspended {
+            return Err(Status::CalleeFailed);
+        }
+        let c = &mut self.tcbs[caller];
+        c.callee = server;
+        c.call_id = peer_id;
+        c.call_info = raw_info;
+        if self.tcbs[server].state == ThreadState::Recv {
+            self.start_call(server, caller);
+            self.make_ready(server);
+        } else {
+            self.tcbs[caller].state = ThreadState::Send;
+            self.sched.push_back(QueueId::Callers(server as u8), caller);
+        }
+        Ok(())
+    }
+
+    /// Hand `caller`'s call to `server` (which is taking an event).
+    fn start_call(&mut self, server: PdId, caller: PdId) {
+        let (info, id) = (self.tcbs[caller].call_info, self.tcbs[caller].call_id);
+        let count = MessageInfo::from_raw(info).map_or(0, |m| m.count());
+        copy_mrs(
+            self.tcbs[caller].ipc_paddr,
+            self.tcbs[server].ipc_paddr,
+            count,
+        );
+        self.tcbs[caller].state = ThreadState::Call;
+        let s = &mut self.tcbs[server];
+        s.reply_to = Some(caller);
+        s.regs.rax = syscall::EVENT_PROTECTED;
+        s.regs.rdi = id as u64;
+        s.regs.rsi = info;
+        // A passive server runs on its caller's scheduling context.
+        self.sched.thread_sc[server] = if s.passive_now() {
+            self.sched.thread_sc[caller]
+        } else {
+            server as u8
+        };
+    }
+
+    /// Reply to the call `server` is serving.
+    pub fn reply(&mut self, server: PdId, raw_info: u64) -> Result<(), Status> {
+        let caller = self.tcbs[server].reply_to.ok_or(Status::NoReplyPending)?;
+        let info = MessageInfo::from_raw(raw_info).ok_or(Status::InvalidArgument)?;
+        self.tcbs[server].reply_to = None;
+        self.sched.thread_sc[server] = server as u8;
+        let c = &self.tcbs[caller];
+        if c.state == ThreadState::Call && c.callee == server {
+            copy_mrs(self.tcbs[server].ipc_paddr, c.ipc_paddr, info.count());
+            let c = &mut self.tcbs[caller];
+            c.regs.rax = Status::Ok.to_raw();
+            c.regs.rsi = raw_info;
+            self.make_ready_front(caller);
+        }
+        Ok(())
+    }
+
+    /// Complete `caller`'s call (pending or queued) with CalleeFailed.
+    pub fn fail_call(&mut self, caller: PdId) {
+        let c = &mut self.tcbs[caller];
+        if matches!(c.state, ThreadState::Call | ThreadState::Send) {
+            c.regs.rax = Status::CalleeFailed.to_raw();
+            self.sched.remove(caller);
+            self.make_ready_front(caller);
+        }
+    }
+
+    /// RECV: perform `action`, then wait for an event.
+    pub fn recv(&mut self, pd: PdId, action: u64, arg: u64) -> Result<(), Status> {
+        match action {
+            syscall::ACTION_NONE => {}
+            syscall::ACTION_REPLY => self.reply(pd, arg)?,
+            syscall::ACTION_NOTIFY => self.notify(pd, arg)?,
+            syscall::ACTION_IRQ_ACK => self.irq_ack(pd, arg)?,
+            _ => return Err(Status::InvalidArgument),
+        }
+        if let Some(caller) = self.tcbs[pd].reply_to.take() {
+            // Waiting again without replying abandons the call.
+            self.sched.thread_sc[pd] = pd as u8;
+            self.fail_call(caller);
+        }
+        if !self.tcbs[pd].initialised {
+            self.first_recv(pd);
+        }
+        if !self.take_event(pd) {
+            self.tcbs[pd].state = ThreadState::Recv;
+        }
+        Ok(())
+    }
+
+    fn first_recv(&mut self, pd: PdId) {
+        let t = &mut self.tcbs[pd];
+        t.initialised = true;
+        if !t.ever_initialised {
+            t.ever_initialised = true;
+            self.initialised += 1;
+            if self.initialised == self.count {
+                crate::kprintln!("all {} PDs initialised", self.count);
+            }
+        }
+    }
+
+    /// Give `pd` (in or entering RECV) its next event: a waiting caller,
+    /// then a child fault, then notifications. Sets its return registers
+    /// and returns true, or returns false if there is none.
+    pub fn take_event(&mut self, pd: PdId) -> bool {
+        if let Some(caller) = self.sched.front(QueueId::Callers(pd as u8)) {
+            self.sched.remove(caller);
+            self.start_call(pd, caller);
+            return true;
+        }
+        let t = &self.tcbs[pd];
+        if t.passive_now() {
+            return false;
+        }
+        if t.faulted_children != 0 {
+            let child_id = t.faulted_children.trailing_zeros() as usize;
+            let child = t.children[child_id] as PdId;
+            let f = self.tcbs[child].fault;
+            let t = &mut self.tcbs[pd];
+            t.faulted_children &= !(1 << child_id);
+            let buf = mrs(t.ipc_paddr);
+            for (i, v) in [
+                (MR_IP, f.ip),
+                (MR_ADDR, f.addr),
+                (MR_ERROR_CODE, f.error),
+                (MR_SP, f.sp),
+            ] {
+                // SAFETY: the IPC buffer frame is checked PD memory in the
+                // direct map; i < FAULT_MR_COUNT ≤ 64.
+                unsafe { buf.add(i).write(v) };
+            }
+            t.regs.rax = syscall::EVENT_FAULT;
+            t.regs.rdi = child_id as u64;
+            t.regs.rsi = MessageInfo::new(f.kind as u64, FAULT_MR_COUNT).raw();
+            return true;
+        }
+        if t.pending != 0 {
+            let t = &mut self.tcbs[pd];
+            t.regs.rax = syscall::EVENT_NOTIFIED;
+            t.regs.rdi = t.pending;
+            t.pending = 0;
+            return true;
+        }
+        false
+    }
+}

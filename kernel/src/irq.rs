@@ -1,0 +1,106 @@
+//! Device interrupts: delivery as notifications, masking until IRQ_ACK.
+//!
+//! An IOAPIC pin is masked when it fires and unmasked on acknowledgement.
+//! An MSI cannot be masked by the kernel (the driver owns the device), so
+//! the kernel keeps an "in service" flag instead and holds further
+//! arrivals as one pending interrupt until the acknowledgement.
+
+use mantle_abi::layout::USER_VECTOR_BASE;
+use mantle_abi::limits::{MAX_IDS, NUM_USER_VECTORS};
+use mantle_abi::syscall::Status;
+
+use crate::arch::{ioapic, lapic};
+use crate::kernel::Kernel;
+use crate::pd::{PdId, NONE};
+
+/// One interrupt line (by user vector).
+#[derive(Clone, Copy, Debug)]
+pub struct IrqLine {
+    /// Owning PD, or [`NONE`].
+    pub owner: u8,
+    /// Channel id in the owner's id space.
+    pub id: u8,
+    /// IOAPIC pin, or [`NONE`] for an MSI.
+    pub pin: u8,
+    /// Delivered and not yet acknowledged (MSI).
+    pub in_service: bool,
+    /// Arrived again while in service (MSI).
+    pub held: bool,
+}
+
+/// Interrupt lines by user vector.
+pub struct IrqTable {
+    /// Lines, indexed by SDF vector.
+    pub lines: [IrqLine; NUM_USER_VECTORS as usize],
+}
+
+impl IrqTable {
+    /// No lines.
+    pub const fn new() -> Self {
+        IrqTable {
+            lines: [IrqLine {
+                owner: NONE,
+                id: 0,
+                pin: NONE,
+                in_service: false,
+                held: false,
+            }; NUM_USER_VECTORS as usize],
+        }
+    }
+}
+
+impl Kernel {
+    /// Handle hardware interrupt `vector` (from user or idle).
+    pub fn interrupt(&mut self, vector: u8) {
+        if vector == lapic::TIMER_VECTOR {
+            self.timer_tick();
+            lapic::eoi();
+            return;
+        }
+        if vector == lapic::SPURIOUS_VECTOR || vector >= ioapic::PIC_VECTOR_BASE {
+            return; // spurious: no EOI
+        }
+        let index = vector.wrapping_sub(USER_VECTOR_BASE) as usize;
+        if let Some(line) = self.irqs.lines.get_mut(index) {
+            if line.owner != NONE {
+                let (owner, id) = (line.owner as PdId, line.id);
+                let deliver = if line.pin != NONE {
+                    ioapic::set_masked(line.pin, true);
+                    true
+                } else if line.in_service {
+                    line.held = true;
+                    false
+                } else {
+                    line.in_service = true;
+                    true
+                };
+                if deliver {
+                    self.signal(owner, id);
+                }
+            }
+        }
+        lapic::eoi();
+    }
+
+    /// IRQ_ACK on channel `ch` of `pd`.
+    pub fn irq_ack(&mut self, pd: PdId, ch: u64) -> Result<(), Status> {
+        if ch >= MAX_IDS as u64 {
+            return Err(Status::InvalidChannel);
+        }
+        let index = self.tcbs[pd].irq_line[ch as usize];
+        if index == NONE {
+            return Err(Status::InvalidChannel);
+        }
+        let line = &mut self.irqs.lines[index as usize];
+        if line.pin != NONE {
+            ioapic::set_masked(line.pin, false);
+        } else if line.held {
+            line.held = false;
+            let id = line.id;
+            self.signal(pd, id);
+        } else {
+            line.in_service = false;
+        }
+        Ok(())
+    }
+}

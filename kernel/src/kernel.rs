@@ -1,0 +1,148 @@
+//! The kernel's state and its entry points from the architecture layer.
+//!
+//! All mutable kernel state lives in one [`Kernel`] value behind a
+//! [`Global`]. Each entry point below takes it once and passes `&mut`
+//! down; see [`crate::global`] for why that is sound on one CPU.
+
+use mantle_abi::limits::MAX_PDS;
+
+use crate::arch::{self, UserRegs};
+use crate::global::Global;
+use crate::irq::IrqTable;
+use crate::pd::{PdId, Tcb};
+use crate::sched::Scheduler;
+
+/// Everything the kernel knows at run time.
+pub struct Kernel {
+    /// PD control blocks; `0..count` are in use.
+    pub tcbs: [Tcb; MAX_PDS],
+    /// Number of PDs.
+    pub count: usize,
+    /// Run queues and scheduling contexts.
+    pub sched: Scheduler,
+    /// The PD running (or that entered the kernel).
+    pub current: Option<PdId>,
+    /// Interrupt routing.
+    pub irqs: IrqTable,
+    /// The PD whose state is in the FPU registers.
+    pub fpu_owner: Option<PdId>,
+    /// CR0.TS is set.
+    pub fpu_trap: bool,
+    /// The loaded CR3.
+    pub cr3: u64,
+    /// PDs that have made their first RECV.
+    pub initialised: usize,
+}
+
+impl Kernel {
+    const fn new() -> Self {
+        Kernel {
+            tcbs: [Tcb::EMPTY; MAX_PDS],
+            count: 0,
+            sched: Scheduler::new(),
+            current: None,
+            irqs: IrqTable::new(),
+            fpu_owner: None,
+            fpu_trap: true,
+            cr3: 0,
+            initialised: 0,
+        }
+    }
+}
+
+static KERNEL: Global<Kernel> = Global::new(Kernel::new());
+
+/// The kernel state, for `kmain`.
+///
+/// # Safety
+/// Call once, from `kmain`, before any other entry point can run.
+pub unsafe fn boot_state() -> &'static mut Kernel {
+    // SAFETY: the caller guarantees exclusivity.
+    unsafe { KERNEL.get() }
+}
+
+/// SYSCALL entry (from the assembly stub): the caller's registers are in
+/// its TCB. Returns the frame to resume, or null to idle.
+#[no_mangle]
+extern "C" fn handle_syscall() -> *const UserRegs {
+    // SAFETY: a kernel entry point; interrupts are off and nothing else
+    // holds the state.
+    let k = unsafe { KERNEL.get() };
+    k.syscall();
+    k.schedule()
+}
+
+/// Interrupt or exception from user mode.
+#[no_mangle]
+extern "C" fn handle_user_trap() -> *const UserRegs {
+    // SAFETY: as in `handle_syscall`.
+    let k = unsafe { KERNEL.get() };
+    if let Some(cur) = k.current {
+        let regs = k.tcbs[cur].regs;
+        k.user_trap(cur, regs.vector, regs.error);
+    }
+    k.schedule()
+}
+
+/// The idle loop woke up: anything to run?
+#[no_mangle]
+extern "C" fn idle_pick() -> *const UserRegs {
+    // SAFETY: as in `handle_syscall`; the idle loop holds no reference.
+    let k = unsafe { KERNEL.get() };
+    k.current = None;
+    k.schedule()
+}
+
+/// Interrupt or exception taken in kernel mode (the idle loop, or a bug).
+#[no_mangle]
+extern "C" fn handle_kernel_trap(frame: &mut UserRegs) {
+    if frame.vector < 32 {
+        crate::fault::kernel_panic_trap(frame);
+    }
+    // SAFETY: as in `handle_syscall`: ring-0 interrupts arrive only in the
+    // idle loop, which holds no reference to the state.
+    let k = unsafe { KERNEL.get() };
+    k.interrupt(frame.vector as u8);
+}
+
+/// Double fault (IST stack): always a kernel bug.
+#[no_mangle]
+extern "C" fn handle_double_fault(frame: &mut [u64; 6]) -> ! {
+    crate::kprintln!(
+        "kernel panic: double fault at ip={:#x} sp={:#x}",
+        frame[1],
+        frame[4]
+    );
+    arch::exit(3)
+}
+
+impl Kernel {
+    /// An interrupt or exception from user mode while `cur` ran.
+    fn user_trap(&mut self, cur: PdId, vector: u64, error: u64) {
+        match vector {
+            crate::fault::DEVICE_NOT_AVAILABLE => self.fpu_switch(cur),
+            0..32 => self.user_fault(cur, vector, error),
+            v => self.interrupt(v as u8),
+        }
+    }
+
+    /// Give `cur` the FPU (lazy switching: CR0.TS was set).
+    fn fpu_switch(&mut self, cur: PdId) {
+        arch::fpu::set_trap(false);
+        self.fpu_trap = false;
+        if self.fpu_owner == Some(cur) {
+            return;
+        }
+        if let Some(owner) = self.fpu_owner {
+            arch::fpu::save(&mut self.tcbs[owner].fpu);
+        }
+        let tcb = &mut self.tcbs[cur];
+        if tcb.fpu_used {
+            arch::fpu::restore(&tcb.fpu);
+        } else {
+            arch::fpu::reset();
+            tcb.fpu_used = true;
+        }
+        self.fpu_owner = Some(cur);
+    }
+}

@@ -1,0 +1,111 @@
+//! Syscall dispatch. Numbers and registers are defined in
+//! `mantle_abi::syscall`; every argument is checked here or in the handler.
+
+use mantle_abi::ipc::IPC_BUFFER_BYTES;
+use mantle_abi::limits::MAX_IOPORTS_PER_PD;
+use mantle_abi::syscall::{self as sc, Status};
+
+use crate::arch::cpu;
+use crate::arch::paging::phys_to_virt;
+use crate::console;
+use crate::kernel::Kernel;
+use crate::pd::PdId;
+
+impl Kernel {
+    /// Handle the syscall of the current PD, whose registers are saved in
+    /// its TCB. Results go back into those registers.
+    pub fn syscall(&mut self) {
+        let Some(pd) = self.current else {
+            return;
+        };
+        let r = &self.tcbs[pd].regs;
+        let (nr, a0, a1, a2, a3) = (r.rax, r.rdi, r.rsi, r.rdx, r.r10);
+        let result = match nr {
+            sc::NULL => Ok(()),
+            sc::DEBUG_PUTS => self.debug_puts(pd, a0),
+            sc::NOTIFY => self.notify(pd, a0),
+            sc::IRQ_ACK => self.irq_ack(pd, a0),
+            sc::PPCALL => self.ppcall(pd, a0, a1),
+            // RECV sets its event registers itself when an event arrives.
+            sc::RECV => match self.recv(pd, a0, a1) {
+                Ok(()) => return,
+                Err(e) => Err(e),
+            },
+            sc::PD_RESTART => self.pd_restart(pd, a0, a1),
+            sc::PD_STOP => self.pd_stop(pd, a0),
+            sc::PD_RESUME => self.pd_resume(pd, a0),
+            sc::IOPORT_IN => self.ioport_in(pd, a0, a1, a2),
+            sc::IOPORT_OUT => self.ioport_out(pd, a0, a1, a2, a3),
+            _ => Err(Status::InvalidSyscall),
+        };
+        match (nr, result) {
+            // A successful PPCALL's result arrives with the reply.
+            (sc::PPCALL, Ok(())) => {}
+            (_, Ok(())) => self.tcbs[pd].regs.rax = Status::Ok.to_raw(),
+            (_, Err(e)) => self.tcbs[pd].regs.rax = e.to_raw(),
+        }
+    }
+
+    fn debug_puts(&mut self, pd: PdId, len: u64) -> Result<(), Status> {
+        if len > IPC_BUFFER_BYTES as u64 {
+            return Err(Status::InvalidArgument);
+        }
+        let buf = phys_to_virt(self.tcbs[pd].ipc_paddr) as *const u8;
+        // SAFETY: the IPC buffer frame is checked PD memory in the direct
+        // map and `len` ≤ IPC_BUFFER_BYTES < one page. The PD cannot change
+        // it meanwhile: this CPU is in the kernel.
+        let bytes = unsafe { core::slice::from_raw_parts(buf, len as usize) };
+        console::write_bytes(bytes);
+        Ok(())
+    }
+
+    /// Check an I/O port access against grant `id` of `pd`.
+    fn port(&self, pd: PdId, id: u64, port: u64, width: u64) -> Result<u16, Status> {
+        if id >= MAX_IOPORTS_PER_PD as u64 || self.tcbs[pd].ioports[id as usize].size == 0 {
+            return Err(Status::InvalidPort);
+        }
+        if !matches!(width, 1 | 2 | 4) {
+            return Err(Status::InvalidArgument);
+        }
+        let grant = self.tcbs[pd].ioports[id as usize];
+        let base = grant.base as u64;
+        if port < base || port + width > base + grant.size as u64 {
+            return Err(Status::InvalidPort);
+        }
+        Ok(port as u16)
+    }
+
+    fn ioport_in(&mut self, pd: PdId, id: u64, port: u64, width: u64) -> Result<(), Status> {
+        let port = self.port(pd, id, port.min(u32::MAX as u64), width)?;
+        // SAFETY: the boot description grants this PD these ports.
+        let value = unsafe {
+            match width {
+                1 => cpu::inb(port) as u64,
+                2 => cpu::inw(port) as u64,
+                _ => cpu::inl(port) as u64,
+            }
+        };
+        self.tcbs[pd].regs.rdi = value;
+        Ok(())
+    }
+
+    fn ioport_out(
+        &mut self,
+        pd: PdId,
+        id: u64,
+        port: u64,
+        width: u64,
+        value: u64,
+    ) -> Result<(), Status> {
+        let port = self.port(pd, id, port.min(u32::MAX as u64), width)?;
+        // SAFETY: the boot description grants this PD these ports.
+        unsafe {
+            match width {
+                1 => cpu::outb(port, value as u8),
+                2 => cpu::outw(port, value as u16),
+                _ => cpu::outl(port, value as u32),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,279 @@
+//! Building the system from the boot description: checking every map,
+//! building each PD's address space, and setting up TCBs, I/O port grants
+//! and interrupt routing.
+//!
+//! The description is untrusted input: `BootDescription::parse` checks its
+//! structure, and this module checks it against the machine (RAM, kernel
+//! memory, overlaps). Any problem is a [`BootError`], never a panic.
+
+use core::fmt;
+
+use mantle_abi::bootdesc::{BootDescription, End, IrqSource, Map, MapKind, PERM_W, PERM_X};
+use mantle_abi::layout::{
+    map_limit, stack_bottom, BOOTDESC_PHYS, IPC_BUFFER_VADDR, KERNEL_PHYS_BASE, PAGE_SIZE,
+    PD_MEMORY_PHYS, STACK_TOP, USER_TOP, USER_VECTOR_BASE,
+};
+
+use crate::arch::paging::{self, MapError, PageFlags};
+use crate::arch::{self, ioapic, lapic};
+use crate::bootinfo::MemMap;
+use crate::child::initial_regs;
+use crate::kernel::Kernel;
+use crate::memory::FrameAllocator;
+use crate::pd::{IoGrant, PdId, ThreadState, NONE};
+
+/// Why the system cannot start.
+#[derive(Clone, Copy, Debug)]
+pub struct BootError {
+    /// The PD concerned, if any.
+    pub pd: Option<PdId>,
+    /// The map record concerned, if any.
+    pub map: Option<usize>,
+    /// What is wrong.
+    pub what: &'static str,
+}
+
+impl BootError {
+    fn pd(pd: PdId, what: &'static str) -> Self {
+        BootError {
+            pd: Some(pd),
+            map: None,
+            what,
+        }
+    }
+    fn map(pd: PdId, map: usize, what: &'static str) -> Self {
+        BootError {
+            pd: Some(pd),
+            map: Some(map),
+            what,
+        }
+    }
+}
+
+/// Formats a [`BootError`] with the PD's name.
+pub struct BootErrorDisplay<'a> {
+    /// The error.
+    pub error: BootError,
+    /// The description (for names).
+    pub desc: &'a BootDescription<'a>,
+}
+
+impl fmt::Display for BootErrorDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(pd) = self.error.pd {
+            write!(f, "PD '{}': ", self.desc.pd(pd).name())?;
+        }
+        if let Some(map) = self.error.map {
+            let m = self.desc.map(map);
+            write!(
+                f,
+                "map {} (vaddr {:#x}, paddr {:#x}, size {:#x}): ",
+                map, m.vaddr, m.paddr, m.size
+            )?;
+        }
+        f.write_str(self.error.what)
+    }
+}
+
+/// Physical memory the kernel owns besides the page-table pool.
+fn kernel_owned(kernel_end: u64) -> [(u64, u64); 4] {
+    [
+        (KERNEL_PHYS_BASE, kernel_end),
+        (BOOTDESC_PHYS, PD_MEMORY_PHYS),
+        (lapic::LAPIC_PHYS, lapic::LAPIC_PHYS + PAGE_SIZE),
+        (ioapic::IOAPIC_PHYS, ioapic::IOAPIC_PHYS + PAGE_SIZE),
+    ]
+}
+
+fn overlaps(a: (u64, u64), b: (u64, u64)) -> bool {
+    a.0 < b.1 && b.0 < a.1
+}
+
+/// Where a map may be placed in physical memory.
+fn check_placement(
+    m: &Map,
+    desc: &BootDescription<'_>,
+    ram: &MemMap,
+    kernel_end: u64,
+    max_phys: u64,
+) -> Result<(), &'static str> {
+    let end = m.paddr + m.size; // no overflow: checked by parse
+    match m.kind {
+        MapKind::Elf | MapKind::Stack | MapKind::IpcBuffer | MapKind::Region => {
+            if m.paddr < PD_MEMORY_PHYS || end > desc.image_end() {
+                return Err("physical range outside the PD memory of the image");
+            }
+            if !ram.is_ram(m.paddr, end) {
+                return Err("physical range is not RAM");
+            }
+        }
+        MapKind::Fixed => {
+            if end > max_phys {
+                return Err("physical range beyond the CPU's physical address width");
+            }
+            if kernel_owned(kernel_end)
+                .iter()
+                .any(|&k| overlaps(k, (m.paddr, end)))
+            {
+                return Err("physical range overlaps kernel memory");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where a map may be placed in the PD's virtual address space: the stack
+/// and IPC buffer at their layout positions, everything else below the
+/// guard page under the stack.
+fn check_vaddr(m: &Map, stack_size: u64) -> Result<(), &'static str> {
+    let end = m.vaddr + m.size;
+    let ok = match m.kind {
+        MapKind::Stack => m.vaddr >= stack_bottom(stack_size) && end <= STACK_TOP,
+        MapKind::IpcBuffer => m.vaddr == IPC_BUFFER_VADDR && end == USER_TOP,
+        _ => end <= map_limit(stack_size),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err("virtual range outside its place in the PD layout")
+    }
+}
+
+/// Build every PD from `desc`. On success the PDs are ready to run.
+pub fn load(
+    k: &mut Kernel,
+    desc: &BootDescription<'_>,
+    ram: &MemMap,
+    kernel_end: u64,
+) -> Result<(), BootError> {
+    let global = |what| BootError {
+        pd: None,
+        map: None,
+        what,
+    };
+    if desc.image_end() < PD_MEMORY_PHYS {
+        return Err(global("image end lies below PD memory"));
+    }
+    let max_phys = 1u64 << arch::phys_addr_bits().min(52);
+    let mut frames = FrameAllocator::new(desc.image_end(), ram);
+    let now = arch::rdtsc();
+    k.count = desc.pd_count();
+    for i in 0..desc.pd_count() {
+        let pd = desc.pd(i);
+        let pml4 = paging::new_address_space(&mut frames)
+            .ok_or(BootError::pd(i, "out of memory for page tables"))?;
+        let mut ipc_mapped = false;
+        for index in pd.maps.indices() {
+            let m = desc.map(index);
+            check_placement(&m, desc, ram, kernel_end, max_phys)
+                .and_then(|()| check_vaddr(&m, pd.stack_size))
+                .map_err(|what| BootError::map(i, index, what))?;
+            if m.kind == MapKind::IpcBuffer && m.paddr == pd.ipc_buffer_paddr {
+                ipc_mapped = true;
+            }
+            let flags = PageFlags {
+                write: m.perms & PERM_W != 0,
+                execute: m.perms & PERM_X != 0,
+                cached: m.cached,
+            };
+            for off in (0..m.size).step_by(PAGE_SIZE as usize) {
+                paging::map_page(&mut frames, pml4, m.vaddr + off, m.paddr + off, flags).map_err(
+                    |e| {
+                        BootError::map(
+                            i,
+                            index,
+                            match e {
+                                MapError::Overlap => "overlaps another map of the PD",
+                                MapError::OutOfMemory => "out of memory for page tables",
+                            },
+                        )
+                    },
+                )?;
+            }
+        }
+        if !ipc_mapped {
+            return Err(BootError::pd(
+                i,
+                "IPC buffer is not mapped at the IPC buffer address",
+            ));
+        }
+        let t = &mut k.tcbs[i];
+        t.set_name(pd.name());
+        t.priority = pd.priority;
+        t.passive = pd.passive;
+        t.cr3 = pml4;
+        t.ipc_paddr = pd.ipc_buffer_paddr;
+        t.stack_size = pd.stack_size;
+        t.ends = pd.ends;
+        t.regs = initial_regs(pd.entry);
+        t.state = ThreadState::Ready;
+        t.parent = pd.parent.map(|p| p as PdId);
+        t.child_id = pd.child_id;
+        for index in pd.ioports.indices() {
+            let p = desc.ioport(index);
+            t.ioports[p.id as usize] = IoGrant {
+                base: p.base,
+                size: p.size,
+            };
+        }
+        for (id, end) in pd.ends.iter().enumerate() {
+            if let End::Irq { irq } = *end {
+                t.irq_line[id] = desc.irq(irq as usize).vector;
+            }
+        }
+        if let Some(parent) = pd.parent {
+            k.tcbs[parent as usize].children[pd.child_id as usize] = i as u8;
+        }
+        k.sched
+            .init_pd(i, pd.priority, pd.budget_us, pd.period_us, now);
+    }
+    // Fixed maps must also miss the page tables just built.
+    let pool = frames.used();
+    for i in 0..desc.pd_count() {
+        for index in desc.pd(i).maps.indices() {
+            let m = desc.map(index);
+            if m.kind == MapKind::Fixed && overlaps(pool, (m.paddr, m.paddr + m.size)) {
+                return Err(BootError::map(
+                    i,
+                    index,
+                    "physical range overlaps kernel page tables",
+                ));
+            }
+        }
+    }
+    route_irqs(k, desc)?;
+    for i in 0..desc.pd_count() {
+        k.make_ready(i);
+    }
+    Ok(())
+}
+
+/// Program the IOAPIC for every pin IRQ and record every line's owner.
+fn route_irqs(k: &mut Kernel, desc: &BootDescription<'_>) -> Result<(), BootError> {
+    let dest = lapic::id();
+    let pins = ioapic::pin_count();
+    for index in 0..desc.irq_count() {
+        let irq = desc.irq(index);
+        let line = &mut k.irqs.lines[irq.vector as usize];
+        line.owner = irq.pd;
+        line.id = irq.id;
+        line.pin = NONE;
+        if let IrqSource::IoApic {
+            pin,
+            level,
+            active_low,
+            ..
+        } = irq.source
+        {
+            if pin >= pins {
+                return Err(BootError::pd(
+                    irq.pd as PdId,
+                    "IRQ on an IOAPIC pin that does not exist",
+                ));
+            }
+            line.pin = pin;
+            ioapic::route(pin, USER_VECTOR_BASE + irq.vector, level, active_low, dest);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,235 @@
+//! The command line: `mantle check|build|run|report`.
+
+use crate::build::{build, default_kernel_path, BuildOptions, Built};
+use crate::diag::{Diagnostic, Error};
+use crate::qemu::{self, Accel};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Usage text.
+pub const USAGE: &str = "\
+usage:
+  mantle check SYSTEM
+  mantle build SYSTEM -o IMAGE [--kernel KERNEL_ELF] [--search-path DIR]... [--report FILE]
+  mantle report SYSTEM [--kernel KERNEL_ELF] [--search-path DIR]... [--report FILE]
+  mantle run SYSTEM [-o IMAGE] [--kernel KERNEL_ELF] [--search-path DIR]... [--report FILE]
+                    [--accel tcg|kvm] [--timeout SECS]
+
+  check    validate the system description (program images are not read)
+  build    validate, lay out and write one bootable ELF image
+  report   like build, but print the report (to stdout, or --report FILE) and write no image
+  run      build, then boot the image in QEMU with the console on this terminal;
+           exits with the status the system wrote to isa-debug-exit
+
+  --kernel        kernel ELF (default: $MANTLE_KERNEL, else
+                  target/kernel/x86_64-unknown-none/release/mantle-kernel)
+  --search-path   folder searched for program images after the SDF's own folder
+                  (may be repeated)
+  --report        write a readable report of the layout to FILE
+  --accel         QEMU accelerator (default: $MANTLE_ACCEL, else detected)
+  --timeout       kill QEMU after SECS seconds (exit status 124)
+
+exit status: 0 success, 1 error (run: the guest's status)";
+
+#[derive(Default)]
+struct Opts {
+    system: Option<PathBuf>,
+    output: Option<PathBuf>,
+    kernel: Option<PathBuf>,
+    search: Vec<PathBuf>,
+    report: Option<PathBuf>,
+    accel: Option<Accel>,
+    timeout: Option<Duration>,
+}
+
+fn fail(msg: impl std::fmt::Display) -> i32 {
+    eprintln!("mantle: error: {msg}");
+    1
+}
+
+fn print_diags(d: &[Diagnostic]) {
+    for x in d {
+        eprintln!("{x}");
+    }
+}
+
+fn print_error(e: &Error) {
+    print_diags(&e.diagnostics);
+    let n = e.errors().count();
+    eprintln!("mantle: {n} error{} found", if n == 1 { "" } else { "s" });
+}
+
+fn parse_opts(cmd: &str, args: &[OsString]) -> Result<Opts, String> {
+    let mut o = Opts::default();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let s = a.to_string_lossy();
+        let mut val = |name: &str| -> Result<OsString, String> {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match s.as_ref() {
+            "-o" | "--output" if cmd == "build" || cmd == "run" => {
+                o.output = Some(val("-o")?.into())
+            }
+            "--kernel" if cmd != "check" => o.kernel = Some(val("--kernel")?.into()),
+            "--search-path" | "-L" if cmd != "check" => o.search.push(val("--search-path")?.into()),
+            "--report" if cmd != "check" => o.report = Some(val("--report")?.into()),
+            "--accel" if cmd == "run" => {
+                let v = val("--accel")?;
+                o.accel =
+                    Some(Accel::parse(&v.to_string_lossy()).ok_or_else(|| {
+                        format!("--accel {:?} is not valid; allowed: tcg, kvm", v)
+                    })?);
+            }
+            "--timeout" if cmd == "run" => {
+                let v = val("--timeout")?.to_string_lossy().into_owned();
+                let secs: f64 = v
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| s.is_finite() && *s > 0.0 && *s < 1e9)
+                    .ok_or_else(|| {
+                        format!("--timeout {v:?} is not a positive number of seconds")
+                    })?;
+                o.timeout = Some(Duration::from_secs_f64(secs));
+            }
+            _ if s.starts_with('-') && s.len() > 1 => {
+                return Err(format!("unknown option '{s}' for `mantle {cmd}`"))
+            }
+            _ => {
+                if o.system.is_some() {
+                    return Err(format!("more than one system description given ('{s}')"));
+                }
+                o.system = Some(a.into());
+            }
+        }
+    }
+    if o.system.is_none() {
+        return Err(format!("`mantle {cmd}` needs a SYSTEM file"));
+    }
+    Ok(o)
+}
+
+/// Run the tool with `args` (without the program name); returns the exit
+/// status.
+pub fn main(args: Vec<OsString>) -> i32 {
+    let Some(cmd) = args.first().map(|a| a.to_string_lossy().into_owned()) else {
+        eprintln!("{USAGE}");
+        return 1;
+    };
+    match cmd.as_str() {
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            return 0;
+        }
+        "-V" | "--version" => {
+            println!("mantle {}", env!("CARGO_PKG_VERSION"));
+            return 0;
+        }
+        "check" | "build" | "run" | "report" => {}
+        other => return fail(format!("unknown command '{other}'\n{USAGE}")),
+    }
+    let o = match parse_opts(&cmd, &args[1..]) {
+        Ok(o) => o,
+        Err(e) => return fail(format!("{e}\n{USAGE}")),
+    };
+    let system = o.system.clone().expect("checked");
+    if cmd == "check" {
+        return match crate::check(&system) {
+            Ok(w) => {
+                print_diags(&w);
+                eprintln!("mantle: {}: ok", system.display());
+                0
+            }
+            Err(e) => {
+                print_error(&e);
+                1
+            }
+        };
+    }
+    if cmd == "build" && o.output.is_none() {
+        return fail(format!("`mantle build` needs -o IMAGE\n{USAGE}"));
+    }
+    let opts = BuildOptions {
+        kernel: o.kernel.clone().unwrap_or_else(default_kernel_path),
+        search_paths: o.search.clone(),
+    };
+    let built = match build(&system, &opts) {
+        Ok(b) => b,
+        Err(e) => {
+            print_error(&e);
+            return 1;
+        }
+    };
+    print_diags(&built.warnings);
+    if let Err(code) = write_report(&o, &built, cmd == "report") {
+        return code;
+    }
+    if cmd == "report" {
+        return 0;
+    }
+    let (image, temporary) = match &o.output {
+        Some(p) => (p.clone(), false),
+        None => {
+            let stem = system
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "system".into());
+            (
+                std::env::temp_dir().join(format!("mantle-{stem}-{}.img", std::process::id())),
+                true,
+            )
+        }
+    };
+    if let Err(e) = std::fs::write(&image, &built.image) {
+        return fail(format!("cannot write {}: {e}", image.display()));
+    }
+    if cmd == "build" {
+        eprintln!(
+            "mantle: wrote {} ({} PDs, {} bytes)",
+            image.display(),
+            built.spec.pds.len(),
+            built.image.len()
+        );
+        return 0;
+    }
+    let code = run_image(&image, o.accel, o.timeout);
+    if temporary {
+        let _ = std::fs::remove_file(&image);
+    }
+    code
+}
+
+fn write_report(o: &Opts, built: &Built, to_stdout: bool) -> Result<(), i32> {
+    let text = crate::report::render(built);
+    match &o.report {
+        Some(p) => std::fs::write(p, text)
+            .map_err(|e| fail(format!("cannot write report {}: {e}", p.display()))),
+        None if to_stdout => {
+            print!("{text}");
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
+fn run_image(image: &Path, accel: Option<Accel>, timeout: Option<Duration>) -> i32 {
+    let (accel, why) = qemu::choose_accel(accel);
+    qemu::announce(accel, &why);
+    let mut c = qemu::Command::new(image).accel(accel);
+    if let Some(t) = timeout {
+        c = c.timeout(t);
+    }
+    match c.run_interactive() {
+        Ok(out) => {
+            match out {
+                qemu::Outcome::Guest(0) => {}
+                other => eprintln!("mantle: {}", other.describe()),
+            }
+            out.exit_code()
+        }
+        Err(e) => fail(format!("cannot start {}: {e}", qemu::QEMU)),
+    }
+}

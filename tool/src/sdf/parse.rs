@@ -1,0 +1,1091 @@
+//! SDF text → [`System`]: the XML schema, attribute syntax and per-attribute
+//! ranges. Cross-element rules live in [`super::validate`].
+
+use super::model::*;
+use crate::diag::{Diags, Pos};
+use mantle_abi::bootdesc::{PERM_R, PERM_W, PERM_X};
+use mantle_abi::layout::{LARGE_PAGE_SIZE, PAGE_SIZE};
+use mantle_abi::limits::*;
+use roxmltree::{Document, Node, NodeType};
+
+/// Most XML nodes accepted (bounds memory on hostile input).
+const NODES_LIMIT: u32 = 1_000_000;
+
+/// Parse a number as Microkit does: decimal, or hexadecimal after `0x`;
+/// `_` separators are allowed anywhere after the first digit.
+pub fn parse_number(text: &str) -> Result<u64, NumberError> {
+    let (digits, radix) = match text.strip_prefix("0x") {
+        Some(rest) => (rest, 16),
+        None => (text, 10),
+    };
+    if digits.is_empty() || digits.starts_with('_') {
+        return Err(NumberError::Malformed);
+    }
+    let mut value: u64 = 0;
+    let mut any = false;
+    for c in digits.chars() {
+        if c == '_' {
+            continue;
+        }
+        let d = c.to_digit(radix).ok_or(NumberError::Malformed)?;
+        value = value
+            .checked_mul(radix as u64)
+            .and_then(|v| v.checked_add(d as u64))
+            .ok_or(NumberError::TooLarge)?;
+        any = true;
+    }
+    if !any {
+        return Err(NumberError::Malformed);
+    }
+    Ok(value)
+}
+
+/// Why [`parse_number`] failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NumberError {
+    /// Not a number.
+    Malformed,
+    /// More than 64 bits.
+    TooLarge,
+}
+
+/// How to print the bounds of a range in messages.
+#[derive(Clone, Copy)]
+enum Fmt {
+    Dec,
+    Hex,
+}
+
+fn show(v: u64, f: Fmt) -> String {
+    match f {
+        Fmt::Dec => v.to_string(),
+        Fmt::Hex => format!("{v:#x}"),
+    }
+}
+
+/// One element being parsed.
+struct E<'a, 'i> {
+    node: Node<'a, 'i>,
+    ctx: String,
+    pos: Pos,
+    attrs: AttrPos,
+}
+
+struct Parser<'a, 'i> {
+    doc: &'a Document<'i>,
+    lines: LineIndex<'i>,
+    d: &'a mut Diags,
+}
+
+/// Byte offset → line and column, in O(log n) (roxmltree's own lookup
+/// scans from the start, which is quadratic over a large file).
+struct LineIndex<'i> {
+    text: &'i str,
+    starts: Vec<usize>,
+}
+
+impl<'i> LineIndex<'i> {
+    fn new(text: &'i str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { text, starts }
+    }
+    fn pos(&self, offset: usize) -> Pos {
+        let offset = offset.min(self.text.len());
+        let line = self.starts.partition_point(|&s| s <= offset).max(1);
+        let start = self.starts[line - 1];
+        let col = self
+            .text
+            .get(start..offset)
+            .map_or(offset - start, |s| s.chars().count());
+        Pos::new(line as u32, col as u32 + 1)
+    }
+}
+
+const SYSTEM_CHILDREN: &[&str] = &["protection_domain", "memory_region", "channel"];
+const PD_CHILDREN: &[&str] = &[
+    "program_image",
+    "map",
+    "irq",
+    "ioport",
+    "setvar",
+    "protection_domain",
+];
+const PD_ATTRS: &[&str] = &[
+    "name",
+    "priority",
+    "budget",
+    "period",
+    "passive",
+    "stack_size",
+    "cpu",
+    "fpu",
+];
+const CHILD_PD_ATTRS: &[&str] = &[
+    "name",
+    "priority",
+    "budget",
+    "period",
+    "passive",
+    "stack_size",
+    "cpu",
+    "fpu",
+    "id",
+    "setvar_id",
+];
+const MR_ATTRS: &[&str] = &["name", "size", "page_size", "phys_addr"];
+const MAP_ATTRS: &[&str] = &[
+    "mr",
+    "vaddr",
+    "perms",
+    "cached",
+    "setvar_vaddr",
+    "setvar_size",
+];
+const IRQ_ATTRS: &[&str] = &[
+    "id",
+    "pin",
+    "ioapic",
+    "trigger",
+    "polarity",
+    "vector",
+    "pcidev",
+    "handle",
+    "setvar_id",
+];
+const IOPORT_ATTRS: &[&str] = &["id", "addr", "size", "setvar_id", "setvar_addr"];
+const SETVAR_ATTRS: &[&str] = &["symbol", "region_paddr"];
+const IMAGE_ATTRS: &[&str] = &["path", "path_for_symbols"];
+const END_ATTRS: &[&str] = &["pd", "id", "pp", "notify", "setvar_id"];
+
+/// Parse SDF `text`; `d` collects diagnostics (named after `d.file()`).
+/// Returns `None` if there were errors.
+pub fn parse(text: &str, d: &mut Diags) -> Option<System> {
+    let opts = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: NODES_LIMIT,
+        ..Default::default()
+    };
+    let doc = match Document::parse_with_options(text, opts) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let p = e.pos();
+            d.error(
+                Pos::new(p.row, p.col),
+                format!("malformed XML: {}", strip_pos(&e.to_string())),
+            );
+            return None;
+        }
+    };
+    let mut p = Parser {
+        doc: &doc,
+        lines: LineIndex::new(text),
+        d,
+    };
+    let sys = p.system();
+    if p.d.has_errors() {
+        None
+    } else {
+        Some(sys)
+    }
+}
+
+/// roxmltree appends " at L:C" to its messages; we print positions ourselves.
+fn strip_pos(msg: &str) -> &str {
+    match msg.rfind(" at ") {
+        Some(i) if msg[i + 4..].chars().all(|c| c.is_ascii_digit() || c == ':') => &msg[..i],
+        _ => msg,
+    }
+}
+
+fn quote(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars().take(64) {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    if s.chars().count() > 64 {
+        out.push('…');
+    }
+    format!("\"{out}\"")
+}
+
+impl<'a, 'i> Parser<'a, 'i> {
+    fn pos(&self, offset: usize) -> Pos {
+        self.lines.pos(offset)
+    }
+
+    fn elem(&mut self, node: Node<'a, 'i>, tag: &'static str, allowed: &[&str]) -> E<'a, 'i> {
+        let pos = self.pos(node.range().start);
+        let mut attrs = AttrPos::default();
+        for a in node.attributes() {
+            let apos = self.pos(a.range().start);
+            attrs.0.insert(a.name().to_string(), apos);
+            if !allowed.contains(&a.name()) {
+                let why = unsupported_attr(tag, a.name());
+                match why {
+                    Some(why) => self.d.error(
+                        apos,
+                        format!("attribute '{}' on {tag} is not supported: {why}", a.name()),
+                    ),
+                    None => self.d.error(
+                        apos,
+                        format!(
+                            "unknown attribute '{}' on {tag}; allowed: {}",
+                            a.name(),
+                            allowed.join(", ")
+                        ),
+                    ),
+                }
+            }
+        }
+        E {
+            node,
+            ctx: tag.to_string(),
+            pos,
+            attrs,
+        }
+    }
+
+    fn str_attr(&mut self, e: &E, name: &str) -> Option<String> {
+        e.node.attribute(name).map(str::to_string)
+    }
+
+    fn req_str(&mut self, e: &E, name: &str) -> Option<String> {
+        let v = self.str_attr(e, name);
+        if v.is_none() {
+            self.d.error(
+                e.pos,
+                format!("{} is missing required attribute '{name}'", e.ctx),
+            );
+        }
+        v
+    }
+
+    /// A symbol name for setvar: non-empty.
+    fn symbol_attr(&mut self, e: &E, name: &str) -> Option<String> {
+        let v = self.str_attr(e, name)?;
+        if v.is_empty() {
+            self.d.error(
+                e.attrs.get(name, e.pos),
+                format!("{name} of {} is empty; expected a symbol name", e.ctx),
+            );
+            return None;
+        }
+        Some(v)
+    }
+
+    fn num(&mut self, e: &E, name: &str, lo: u64, hi: u64, f: Fmt) -> Option<u64> {
+        let text = e.node.attribute(name)?;
+        let at = e.attrs.get(name, e.pos);
+        match parse_number(text) {
+            Ok(v) if v >= lo && v <= hi => Some(v),
+            Ok(_) => {
+                self.d.error(
+                    at,
+                    format!(
+                        "{name} {} of {} is out of range; allowed: {}..={}",
+                        quote(text),
+                        e.ctx,
+                        show(lo, f),
+                        show(hi, f)
+                    ),
+                );
+                None
+            }
+            Err(NumberError::TooLarge) => {
+                self.d.error(
+                    at,
+                    format!(
+                        "{name} {} of {} is too large (more than 64 bits); allowed: {}..={}",
+                        quote(text),
+                        e.ctx,
+                        show(lo, f),
+                        show(hi, f)
+                    ),
+                );
+                None
+            }
+            Err(NumberError::Malformed) => {
+                self.d.error(
+                    at,
+                    format!(
+                        "{name} {} of {} is not a number; expected decimal or 0x-prefixed hex digits ('_' separators allowed)",
+                        quote(text),
+                        e.ctx
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn req_num(&mut self, e: &E, name: &str, lo: u64, hi: u64, f: Fmt) -> Option<u64> {
+        if e.node.attribute(name).is_none() {
+            self.d.error(
+                e.pos,
+                format!("{} is missing required attribute '{name}'", e.ctx),
+            );
+            return None;
+        }
+        self.num(e, name, lo, hi, f)
+    }
+
+    fn boolean(&mut self, e: &E, name: &str, default: bool) -> bool {
+        match e.node.attribute(name) {
+            None => default,
+            Some("true") => true,
+            Some("false") => false,
+            Some(other) => {
+                self.d.error(
+                    e.attrs.get(name, e.pos),
+                    format!(
+                        "{name} {} of {} is not a boolean; allowed: true, false",
+                        quote(other),
+                        e.ctx
+                    ),
+                );
+                default
+            }
+        }
+    }
+
+    fn choice(&mut self, e: &E, name: &str, choices: &[&str]) -> Option<usize> {
+        let v = e.node.attribute(name)?;
+        match choices.iter().position(|c| *c == v) {
+            Some(i) => Some(i),
+            None => {
+                self.d.error(
+                    e.attrs.get(name, e.pos),
+                    format!(
+                        "{name} {} of {} is not valid; allowed: {}",
+                        quote(v),
+                        e.ctx,
+                        choices.join(", ")
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn name_attr(&mut self, e: &mut E, kind: &str) -> String {
+        let Some(name) = self.req_str(e, "name") else {
+            return String::new();
+        };
+        let at = e.attrs.get("name", e.pos);
+        if name.is_empty() {
+            self.d.error(at, format!("{kind} name is empty"));
+        } else if name.len() > MAX_NAME_LEN {
+            self.d.error(
+                at,
+                format!(
+                    "{kind} name {} is {} bytes long; allowed: at most {MAX_NAME_LEN}",
+                    quote(&name),
+                    name.len()
+                ),
+            );
+        }
+        e.ctx = format!("{kind} '{name}'");
+        name
+    }
+
+    /// Element children of `node`, reporting text and unknown elements.
+    fn children(&mut self, node: Node<'a, 'i>, tag: &str, allowed: &[&str]) -> Vec<Node<'a, 'i>> {
+        let mut out = Vec::new();
+        for c in node.children() {
+            match c.node_type() {
+                NodeType::Element => {
+                    let name = c.tag_name().name();
+                    if allowed.contains(&name) {
+                        out.push(c);
+                    } else {
+                        let pos = self.pos(c.range().start);
+                        match unsupported_element(tag, name) {
+                            Some(why) => self.d.error(
+                                pos,
+                                format!("element '{name}' inside {tag} is not supported: {why}"),
+                            ),
+                            None if allowed.is_empty() => self.d.error(
+                                pos,
+                                format!("unknown element '{name}' inside {tag}; {tag} has no child elements"),
+                            ),
+                            None => self.d.error(
+                                pos,
+                                format!(
+                                    "unknown element '{name}' inside {tag}; allowed: {}",
+                                    allowed.join(", ")
+                                ),
+                            ),
+                        }
+                    }
+                }
+                NodeType::Text => {
+                    let t = c.text().unwrap_or("");
+                    if !t.trim().is_empty() {
+                        let start = c.range().start + (t.len() - t.trim_start().len());
+                        let pos = self.pos(start);
+                        self.d.error(
+                            pos,
+                            format!("unexpected text {} inside {tag}", quote(t.trim())),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn system(&mut self) -> System {
+        let root = self.doc.root_element();
+        let mut sys = System::default();
+        if root.tag_name().name() != "system" {
+            let pos = self.pos(root.range().start);
+            self.d.error(
+                pos,
+                format!(
+                    "root element is '{}'; expected 'system'",
+                    root.tag_name().name()
+                ),
+            );
+            return sys;
+        }
+        let e = self.elem(root, "system", &[]);
+        sys.pos = e.pos;
+        for c in self.children(e.node, "system", SYSTEM_CHILDREN) {
+            match c.tag_name().name() {
+                "protection_domain" => self.pd(c, &mut sys, None, 0),
+                "memory_region" => {
+                    if let Some(mr) = self.mr(c) {
+                        sys.mrs.push(mr)
+                    }
+                }
+                "channel" => {
+                    if let Some(ch) = self.channel(c) {
+                        sys.channels.push(ch)
+                    }
+                }
+                _ => {}
+            }
+        }
+        sys
+    }
+
+    fn pd(&mut self, node: Node<'a, 'i>, sys: &mut System, parent: Option<usize>, depth: usize) {
+        let allowed = if parent.is_some() {
+            CHILD_PD_ATTRS
+        } else {
+            PD_ATTRS
+        };
+        let mut e = self.elem(node, "protection_domain", allowed);
+        let name = self.name_attr(&mut e, "protection_domain");
+        let priority = self
+            .num(&e, "priority", 0, MAX_PRIORITY as u64, Fmt::Dec)
+            .unwrap_or(0) as u8;
+        let budget = self
+            .num(&e, "budget", 1, MAX_BUDGET_US, Fmt::Dec)
+            .unwrap_or(DEFAULT_BUDGET_US);
+        let period = self.num(&e, "period", 1, MAX_BUDGET_US, Fmt::Dec);
+        if let Some(period) = period {
+            if budget > period {
+                self.d.error(
+                    e.attrs.get("budget", e.pos),
+                    format!(
+                        "budget {budget} of {} is greater than its period {period}; the budget must be at most the period",
+                        e.ctx
+                    ),
+                );
+            }
+        }
+        let passive = self.boolean(&e, "passive", false);
+        let stack_size = self
+            .num(&e, "stack_size", MIN_STACK_SIZE, MAX_STACK_SIZE, Fmt::Hex)
+            .unwrap_or(DEFAULT_STACK_SIZE);
+        if stack_size % PAGE_SIZE != 0 {
+            self.d.error(
+                e.attrs.get("stack_size", e.pos),
+                format!(
+                    "stack_size {stack_size:#x} of {} is not a multiple of the page size {PAGE_SIZE:#x}",
+                    e.ctx
+                ),
+            );
+        }
+        if let Some(text) = e.node.attribute("cpu") {
+            if let Some(cpu) = self.num(&e, "cpu", 0, u64::MAX, Fmt::Dec) {
+                if cpu != 0 {
+                    self.d.error(
+                        e.attrs.get("cpu", e.pos),
+                        format!(
+                            "cpu {} of {} is not supported yet: Mantle runs on one CPU; allowed: 0",
+                            quote(text),
+                            e.ctx
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(text) = e.node.attribute("fpu") {
+            if !self.boolean(&e, "fpu", true) {
+                self.d.error(
+                    e.attrs.get("fpu", e.pos),
+                    format!(
+                        "fpu {} of {} is not supported yet: every PD may use the FPU; allowed: true",
+                        quote(text),
+                        e.ctx
+                    ),
+                );
+            }
+        }
+        let (child_id, setvar_id) = if parent.is_some() {
+            (
+                self.req_num(&e, "id", 0, MAX_CHILD_IDS as u64 - 1, Fmt::Dec)
+                    .map(|v| v as u8),
+                self.symbol_attr(&e, "setvar_id"),
+            )
+        } else {
+            (None, None)
+        };
+        let index = sys.pds.len();
+        sys.pds.push(Pd {
+            name,
+            priority,
+            budget_us: budget,
+            period_us: period.unwrap_or(budget),
+            passive,
+            stack_size,
+            parent,
+            child_id,
+            setvar_id,
+            pos: e.pos,
+            ..Default::default()
+        });
+        let mut image: Option<ProgramImage> = None;
+        let mut children = Vec::new();
+        for c in self.children(node, "protection_domain", PD_CHILDREN) {
+            match c.tag_name().name() {
+                "program_image" => {
+                    let pi = self.program_image(c, &e.ctx);
+                    if image.is_some() {
+                        self.d.error(
+                            pi.pos,
+                            format!(
+                                "{} has more than one program_image; allowed: exactly one",
+                                e.ctx
+                            ),
+                        );
+                    } else {
+                        image = Some(pi);
+                    }
+                }
+                "map" => {
+                    if let Some(m) = self.map(c, &e.ctx) {
+                        sys.pds[index].maps.push(m)
+                    }
+                }
+                "irq" => {
+                    if let Some(irq) = self.irq(c, &e.ctx) {
+                        sys.pds[index].irqs.push(irq)
+                    }
+                }
+                "ioport" => {
+                    if let Some(p) = self.ioport(c, &e.ctx) {
+                        sys.pds[index].ioports.push(p)
+                    }
+                }
+                "setvar" => {
+                    if let Some(s) = self.setvar(c, &e.ctx) {
+                        sys.pds[index].setvars.push(s)
+                    }
+                }
+                "protection_domain" => children.push(c),
+                _ => {}
+            }
+        }
+        if image.is_none() {
+            self.d.error(
+                e.pos,
+                format!("{} has no program_image; allowed: exactly one", e.ctx),
+            );
+        }
+        sys.pds[index].program_image = image;
+        sys.pds[index].attrs = e.attrs;
+        for c in children {
+            if depth + 1 >= MAX_PDS {
+                let pos = self.pos(c.range().start);
+                self.d.error(
+                    pos,
+                    format!("protection_domains are nested too deeply; allowed: at most {MAX_PDS} PDs in all"),
+                );
+                break;
+            }
+            self.pd(c, sys, Some(index), depth + 1);
+        }
+    }
+
+    fn program_image(&mut self, node: Node<'a, 'i>, pd: &str) -> ProgramImage {
+        let mut e = self.elem(node, "program_image", IMAGE_ATTRS);
+        e.ctx = format!("program_image of {pd}");
+        self.children(node, "program_image", &[]);
+        let path = self.req_str(&e, "path").unwrap_or_default();
+        if path.is_empty() && e.attrs.has("path") {
+            self.d.error(
+                e.attrs.get("path", e.pos),
+                format!("path of {} is empty", e.ctx),
+            );
+        }
+        let path_for_symbols = self.str_attr(&e, "path_for_symbols");
+        ProgramImage {
+            path,
+            path_for_symbols,
+            pos: e.pos,
+        }
+    }
+
+    fn map(&mut self, node: Node<'a, 'i>, pd: &str) -> Option<Map> {
+        let mut e = self.elem(node, "map", MAP_ATTRS);
+        self.children(node, "map", &[]);
+        e.ctx = format!("map in {pd}");
+        let mr = self.req_str(&e, "mr");
+        e.ctx = match &mr {
+            Some(mr) => format!("map of '{mr}' in {pd}"),
+            None => format!("map in {pd}"),
+        };
+        let vaddr = self.req_num(&e, "vaddr", 0, u64::MAX, Fmt::Hex);
+        let perms_text = e.node.attribute("perms").unwrap_or("rw").to_string();
+        let mut perms = 0u8;
+        let mut ok = true;
+        for c in perms_text.chars() {
+            let bit = match c {
+                'r' => PERM_R,
+                'w' => PERM_W,
+                'x' => PERM_X,
+                _ => 0,
+            };
+            if bit == 0 || perms & bit != 0 {
+                ok = false;
+            }
+            perms |= bit;
+        }
+        let perms_at = e.attrs.get("perms", e.pos);
+        if !ok || perms_text.is_empty() {
+            self.d.error(
+                perms_at,
+                format!(
+                    "perms {} of {} is not valid; allowed: a combination of 'r', 'w' and 'x', each at most once (e.g. \"rw\", \"rx\")",
+                    quote(&perms_text),
+                    e.ctx
+                ),
+            );
+        } else if perms & PERM_W != 0 && perms & PERM_R == 0 {
+            self.d.error(
+                perms_at,
+                format!(
+                    "perms {} of {} is write-only; write-only maps are not allowed (use \"rw\")",
+                    quote(&perms_text),
+                    e.ctx
+                ),
+            );
+        }
+        // x86 cannot express execute-only pages: "x" maps as "rx".
+        perms |= PERM_R;
+        let cached = self.boolean(&e, "cached", true);
+        let setvar_vaddr = self.symbol_attr(&e, "setvar_vaddr");
+        let setvar_size = self.symbol_attr(&e, "setvar_size");
+        Some(Map {
+            mr: mr?,
+            vaddr: vaddr?,
+            perms,
+            perms_text,
+            cached,
+            setvar_vaddr,
+            setvar_size,
+            pos: e.pos,
+            attrs: e.attrs,
+        })
+    }
+
+    fn irq(&mut self, node: Node<'a, 'i>, pd: &str) -> Option<Irq> {
+        let mut e = self.elem(node, "irq", IRQ_ATTRS);
+        self.children(node, "irq", &[]);
+        e.ctx = format!("irq in {pd}");
+        if e.attrs.has("irq") {
+            // Reported by `elem` as unsupported (ARM/RISC-V form).
+            return None;
+        }
+        let id = self.req_num(&e, "id", 0, MAX_IDS as u64 - 1, Fmt::Dec);
+        if let Some(id) = id {
+            e.ctx = format!("irq {id} in {pd}");
+        }
+        let vector = self.req_num(&e, "vector", 0, NUM_USER_VECTORS as u64 - 1, Fmt::Dec);
+        let setvar_id = self.symbol_attr(&e, "setvar_id");
+        let has_pin = e.attrs.has("pin");
+        let has_pci = e.attrs.has("pcidev");
+        let kind = match (has_pin, has_pci) {
+            (true, true) => {
+                self.d.error(
+                    e.attrs.get("pcidev", e.pos),
+                    format!("{} has both 'pin' (IOAPIC form) and 'pcidev' (MSI form); allowed: one of them", e.ctx),
+                );
+                None
+            }
+            (false, false) => {
+                self.d.error(
+                    e.pos,
+                    format!("{} has neither 'pin' (IOAPIC form: id, pin, vector, trigger, polarity, ioapic) nor 'pcidev' (MSI form: id, pcidev, handle, vector)", e.ctx),
+                );
+                None
+            }
+            (true, false) => {
+                for bad in ["handle"] {
+                    if e.attrs.has(bad) {
+                        self.d.error(
+                            e.attrs.get(bad, e.pos),
+                            format!("attribute '{bad}' belongs to the MSI form (pcidev) but {} uses the IOAPIC form (pin)", e.ctx),
+                        );
+                    }
+                }
+                let pin = self.num(&e, "pin", 0, 23, Fmt::Dec);
+                let ioapic = self.num(&e, "ioapic", 0, 0, Fmt::Dec).unwrap_or(0);
+                let level = self.choice(&e, "trigger", &["level", "edge"]).unwrap_or(0) == 0;
+                let low = self.choice(&e, "polarity", &["high", "low"]).unwrap_or(0) == 1;
+                pin.map(|pin| IrqKind::IoApic {
+                    ioapic: ioapic as u8,
+                    pin: pin as u8,
+                    level,
+                    active_low: low,
+                })
+            }
+            (false, true) => {
+                for bad in ["trigger", "polarity", "ioapic"] {
+                    if e.attrs.has(bad) {
+                        self.d.error(
+                            e.attrs.get(bad, e.pos),
+                            format!("attribute '{bad}' belongs to the IOAPIC form (pin) but {} uses the MSI form (pcidev)", e.ctx),
+                        );
+                    }
+                }
+                let pci = self.pcidev(&e);
+                let handle = self.req_num(&e, "handle", 0, u32::MAX as u64, Fmt::Dec);
+                match (pci, handle) {
+                    (Some((bus, dev, func)), Some(handle)) => Some(IrqKind::Msi {
+                        bus,
+                        dev,
+                        func,
+                        handle: handle as u32,
+                    }),
+                    _ => None,
+                }
+            }
+        };
+        Some(Irq {
+            id: id? as u8,
+            vector: vector? as u8,
+            kind: kind?,
+            setvar_id,
+            pos: e.pos,
+            attrs: e.attrs,
+        })
+    }
+
+    /// `pcidev="bus:dev.func"`, each part hexadecimal without a prefix, as
+    /// `lspci` prints it (and as Microkit reads it).
+    fn pcidev(&mut self, e: &E) -> Option<(u8, u8, u8)> {
+        let text = e.node.attribute("pcidev")?;
+        let at = e.attrs.get("pcidev", e.pos);
+        let parts = text
+            .split_once(':')
+            .and_then(|(b, rest)| rest.split_once('.').map(|(d, f)| (b, d, f)));
+        let Some((b, dv, f)) = parts else {
+            self.d.error(
+                at,
+                format!(
+                    "pcidev {} of {} is malformed; expected \"bus:device.function\" in hex (e.g. \"00:1f.3\")",
+                    quote(text),
+                    e.ctx
+                ),
+            );
+            return None;
+        };
+        let mut out = [0u8; 3];
+        let mut ok = true;
+        for (i, (part, what, max)) in [
+            (b, "bus", 0xffu64),
+            (dv, "device", 0x1f),
+            (f, "function", 7),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let part = part.trim();
+            let hex =
+                !part.is_empty() && part.len() <= 16 && part.chars().all(|c| c.is_ascii_hexdigit());
+            match u64::from_str_radix(part, 16) {
+                Ok(v) if hex && v <= max => out[i] = v as u8,
+                Ok(_) if hex => {
+                    self.d.error(
+                        at,
+                        format!(
+                            "pcidev {} of {}: PCI {what} {} is out of range; allowed: 0..={max:x} (hex)",
+                            quote(text),
+                            e.ctx,
+                            quote(part)
+                        ),
+                    );
+                    ok = false;
+                }
+                _ => {
+                    self.d.error(
+                        at,
+                        format!(
+                            "pcidev {} of {} is malformed: PCI {what} {} is not a hex number; expected \"bus:device.function\" in hex (e.g. \"00:1f.3\")",
+                            quote(text),
+                            e.ctx,
+                            quote(part)
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some((out[0], out[1], out[2]))
+    }
+
+    fn ioport(&mut self, node: Node<'a, 'i>, pd: &str) -> Option<IoPort> {
+        let mut e = self.elem(node, "ioport", IOPORT_ATTRS);
+        self.children(node, "ioport", &[]);
+        e.ctx = format!("ioport in {pd}");
+        let id = self.req_num(&e, "id", 0, MAX_IOPORTS_PER_PD as u64 - 1, Fmt::Dec);
+        if let Some(id) = id {
+            e.ctx = format!("ioport {id} in {pd}");
+        }
+        let addr = self.req_num(&e, "addr", 0, 0xffff, Fmt::Hex);
+        let size = self.req_num(&e, "size", 1, 0x1_0000, Fmt::Hex);
+        if let (Some(a), Some(s)) = (addr, size) {
+            if a + s > 0x1_0000 {
+                self.d.error(
+                    e.attrs.get("size", e.pos),
+                    format!(
+                        "{} covers ports {a:#x}..{:#x}, past the last port 0xffff",
+                        e.ctx,
+                        a + s
+                    ),
+                );
+            }
+        }
+        let setvar_id = self.symbol_attr(&e, "setvar_id");
+        let setvar_addr = self.symbol_attr(&e, "setvar_addr");
+        Some(IoPort {
+            id: id? as u8,
+            addr: addr? as u16,
+            size: size? as u32,
+            setvar_id,
+            setvar_addr,
+            pos: e.pos,
+            attrs: e.attrs,
+        })
+    }
+
+    fn setvar(&mut self, node: Node<'a, 'i>, pd: &str) -> Option<SetVar> {
+        let mut e = self.elem(node, "setvar", SETVAR_ATTRS);
+        self.children(node, "setvar", &[]);
+        e.ctx = format!("setvar in {pd}");
+        let symbol = self.req_str(&e, "symbol");
+        if symbol.as_deref() == Some("") {
+            self.d.error(
+                e.attrs.get("symbol", e.pos),
+                format!("symbol of {} is empty", e.ctx),
+            );
+        }
+        let region = self.req_str(&e, "region_paddr");
+        Some(SetVar {
+            symbol: symbol?,
+            region_paddr: region?,
+            pos: e.pos,
+            attrs: e.attrs,
+        })
+    }
+
+    fn mr(&mut self, node: Node<'a, 'i>) -> Option<MemoryRegion> {
+        let mut e = self.elem(node, "memory_region", MR_ATTRS);
+        self.children(node, "memory_region", &[]);
+        let name = self.name_attr(&mut e, "memory_region");
+        let page_size = match e.node.attribute("page_size") {
+            None => Some(PAGE_SIZE),
+            Some(text) => match parse_number(text) {
+                Ok(v) if v == PAGE_SIZE || v == LARGE_PAGE_SIZE => Some(v),
+                _ => {
+                    self.d.error(
+                        e.attrs.get("page_size", e.pos),
+                        format!(
+                            "page_size {} of {} is not supported; allowed: 0x1000, 0x200000",
+                            quote(text),
+                            e.ctx
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+        let size = self.req_num(&e, "size", 0, u64::MAX, Fmt::Hex);
+        let phys = self.num(&e, "phys_addr", 0, u64::MAX, Fmt::Hex);
+        if let (Some(size), Some(ps)) = (size, page_size) {
+            if size == 0 {
+                self.d.error(
+                    e.attrs.get("size", e.pos),
+                    format!(
+                        "size 0 of {} is empty; a memory region needs at least one page",
+                        e.ctx
+                    ),
+                );
+            } else if size % ps != 0 {
+                self.d.error(
+                    e.attrs.get("size", e.pos),
+                    format!(
+                        "size {size:#x} of {} is not a multiple of its page size {ps:#x}",
+                        e.ctx
+                    ),
+                );
+            }
+            if let Some(p) = phys {
+                if p % ps != 0 {
+                    self.d.error(
+                        e.attrs.get("phys_addr", e.pos),
+                        format!(
+                            "phys_addr {p:#x} of {} is not aligned to its page size {ps:#x}",
+                            e.ctx
+                        ),
+                    );
+                } else if p.checked_add(size).is_none() {
+                    self.d.error(
+                        e.attrs.get("phys_addr", e.pos),
+                        format!(
+                            "{} at phys_addr {p:#x} with size {size:#x} overflows the 64-bit address space",
+                            e.ctx
+                        ),
+                    );
+                }
+            }
+        }
+        Some(MemoryRegion {
+            name,
+            size: size?,
+            page_size: page_size?,
+            phys_addr: phys,
+            pos: e.pos,
+            attrs: e.attrs,
+        })
+    }
+
+    fn channel(&mut self, node: Node<'a, 'i>) -> Option<Channel> {
+        let e = self.elem(node, "channel", &[]);
+        let mut ends = Vec::new();
+        let mut ok = true;
+        for c in self.children(node, "channel", &["end"]) {
+            match self.end(c) {
+                Some(end) => ends.push(end),
+                None => ok = false,
+            }
+        }
+        if ok && ends.len() != 2 {
+            self.d.error(
+                e.pos,
+                format!(
+                    "channel has {} end{}; allowed: exactly 2",
+                    ends.len(),
+                    if ends.len() == 1 { "" } else { "s" }
+                ),
+            );
+        }
+        ok.then_some(Channel { ends, pos: e.pos })
+    }
+
+    fn end(&mut self, node: Node<'a, 'i>) -> Option<End> {
+        let mut e = self.elem(node, "end", END_ATTRS);
+        self.children(node, "end", &[]);
+        e.ctx = "channel end".into();
+        let pd = self.req_str(&e, "pd");
+        e.ctx = match &pd {
+            Some(pd) => format!("channel end of '{pd}'"),
+            None => "channel end".into(),
+        };
+        let id = self.req_num(&e, "id", 0, MAX_IDS as u64 - 1, Fmt::Dec);
+        let pp = self.boolean(&e, "pp", false);
+        let notify = self.boolean(&e, "notify", true);
+        let setvar_id = self.symbol_attr(&e, "setvar_id");
+        Some(End {
+            pd: pd?,
+            id: id? as u8,
+            pp,
+            notify,
+            setvar_id,
+            pos: e.pos,
+            attrs: e.attrs,
+        })
+    }
+}
+
+/// Known Microkit attributes Mantle does not support, with the reason.
+fn unsupported_attr(tag: &str, attr: &str) -> Option<&'static str> {
+    Some(match (tag, attr) {
+        ("protection_domain", "smc") => "SMC calls exist only on ARM",
+        ("protection_domain", "domain") => "domain scheduling is not supported yet",
+        ("protection_domain", "setvar_id") => {
+            "'setvar_id' is only allowed on a child protection_domain (one nested inside another)"
+        }
+        ("map", "setvar_prefill_size") => "prefilled memory regions are not supported yet",
+        ("protection_domain", "id") => {
+            "'id' is only allowed on a child protection_domain (one nested inside another)"
+        }
+        ("memory_region", "prefill_path") | ("memory_region", "prefill_bootinfo") => {
+            "prefilled memory regions are not supported yet"
+        }
+        ("irq", "irq") => {
+            "this is the ARM/RISC-V form of <irq>; on x86 use the IOAPIC form (id, pin, vector, trigger, polarity) or the MSI form (id, pcidev, handle, vector)"
+        }
+        _ => return None,
+    })
+}
+
+/// Known Microkit elements Mantle does not support, with the reason.
+fn unsupported_element(parent: &str, tag: &str) -> Option<&'static str> {
+    Some(match (parent, tag) {
+        ("protection_domain", "virtual_machine") => "virtual machines are not supported yet",
+        ("system", "domains") => "domain scheduling is not supported yet",
+        ("system", "io_address_space") => "IOMMU address spaces are not supported yet",
+        ("system", "virtual_machine") => {
+            "virtual machines are not supported yet (and belong inside a protection_domain)"
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(parse_number("0"), Ok(0));
+        assert_eq!(parse_number("1_000"), Ok(1000));
+        assert_eq!(parse_number("0x1_000"), Ok(0x1000));
+        assert_eq!(parse_number("0xFFff"), Ok(0xffff));
+        assert_eq!(parse_number("18446744073709551615"), Ok(u64::MAX));
+        assert_eq!(
+            parse_number("18446744073709551616"),
+            Err(NumberError::TooLarge)
+        );
+        assert_eq!(
+            parse_number("0x1_0000_0000_0000_0000"),
+            Err(NumberError::TooLarge)
+        );
+        for bad in [
+            "", "0x", "_1", "0x_", "-1", "+1", " 1", "1 ", "1.0", "0X10", "abc", "0x_1g", "１",
+        ] {
+            assert_eq!(parse_number(bad), Err(NumberError::Malformed), "{bad:?}");
+        }
+    }
+}
