@@ -4,23 +4,14 @@ use mantle_abi::layout::{STACK_TOP, USER_TOP};
 use mantle_abi::limits::MAX_CHILD_IDS;
 use mantle_abi::syscall::Status;
 
-use crate::arch::{self, gdt, UserRegs};
+use crate::arch::{self, UserRegs};
 use crate::kernel::Kernel;
 use crate::pd::{PdId, ThreadState, NONE};
 use crate::sched::QueueId;
 
-/// Registers of a PD (re)starting at `ip`: a fresh stack that looks as if
-/// the entry point had been called (rsp ≡ 8 mod 16).
+/// Registers of a PD (re)starting at `ip` with a fresh stack.
 pub fn initial_regs(ip: u64) -> UserRegs {
-    UserRegs {
-        rip: ip,
-        rsp: STACK_TOP - 8,
-        cs: gdt::USER_CS,
-        ss: gdt::USER_DS,
-        rflags: arch::USER_RFLAGS,
-        vector: arch::entry::SYSCALL_MARK,
-        ..UserRegs::default()
-    }
+    arch::user_entry_regs(ip, STACK_TOP)
 }
 
 impl Kernel {

@@ -30,7 +30,7 @@ impl Kernel {
             kind,
             ip: regs.rip,
             addr: if vector == PAGE_FAULT {
-                arch::cpu::read_cr2()
+                arch::fault_address()
             } else {
                 0
             },
@@ -91,8 +91,8 @@ pub fn kernel_panic_trap(frame: &UserRegs) -> ! {
         FaultKind::from_vector(frame.vector).as_str(),
         frame.rip,
         frame.error,
-        arch::cpu::read_cr2(),
+        arch::fault_address(),
         frame.rsp
     );
-    arch::exit(3)
+    arch::exit(crate::EXIT_KERNEL_ERROR)
 }

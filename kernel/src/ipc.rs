@@ -30,6 +30,7 @@ fn copy_mrs(from: u64, to: u64, count: usize) {
 
 impl Kernel {
     /// Set notification bit `bit` of `pd`, waking it if it waits.
+    #[link_section = ".text.hot"]
     pub fn signal(&mut self, pd: PdId, bit: u8) {
         self.tcbs[pd].pending |= 1 << bit;
         if self.tcbs[pd].state == ThreadState::Recv
@@ -41,6 +42,7 @@ impl Kernel {
     }
 
     /// NOTIFY on channel `ch` of `pd`.
+    #[link_section = ".text.hot"]
     pub fn notify(&mut self, pd: PdId, ch: u64) -> Result<(), Status> {
         match self.end(pd, ch) {
             Some(End::Channel {
@@ -62,6 +64,7 @@ impl Kernel {
 
     /// PPCALL on channel `ch`. On success the caller is blocked and its
     /// result is set when the call completes.
+    #[link_section = ".text.hot"]
     pub fn ppcall(&mut self, caller: PdId, ch: u64, raw_info: u64) -> Result<(), Status> {
         let Some(End::Channel {
             peer_pd,
@@ -94,6 +97,7 @@ impl Kernel {
     }
 
     /// Hand `caller`'s call to `server` (which is taking an event).
+    #[link_section = ".text.hot"]
     fn start_call(&mut self, server: PdId, caller: PdId) {
         let (info, id) = (self.tcbs[caller].call_info, self.tcbs[caller].call_id);
         let count = MessageInfo::from_raw(info).map_or(0, |m| m.count());
@@ -117,6 +121,7 @@ impl Kernel {
     }
 
     /// Reply to the call `server` is serving.
+    #[link_section = ".text.hot"]
     pub fn reply(&mut self, server: PdId, raw_info: u64) -> Result<(), Status> {
         let caller = self.tcbs[server].reply_to.ok_or(Status::NoReplyPending)?;
         let info = MessageInfo::from_raw(raw_info).ok_or(Status::InvalidArgument)?;
@@ -144,6 +149,7 @@ impl Kernel {
     }
 
     /// RECV: perform `action`, then wait for an event.
+    #[link_section = ".text.hot"]
     pub fn recv(&mut self, pd: PdId, action: u64, arg: u64) -> Result<(), Status> {
         match action {
             syscall::ACTION_NONE => {}
@@ -181,6 +187,7 @@ impl Kernel {
     /// Give `pd` (in or entering RECV) its next event: a waiting caller,
     /// then a child fault, then notifications. Sets its return registers
     /// and returns true, or returns false if there is none.
+    #[link_section = ".text.hot"]
     pub fn take_event(&mut self, pd: PdId) -> bool {
         if let Some(caller) = self.sched.front(QueueId::Callers(pd as u8)) {
             self.sched.remove(caller);

@@ -9,7 +9,7 @@ use mantle_abi::layout::USER_VECTOR_BASE;
 use mantle_abi::limits::{MAX_IDS, NUM_USER_VECTORS};
 use mantle_abi::syscall::Status;
 
-use crate::arch::{ioapic, lapic};
+use crate::arch;
 use crate::kernel::Kernel;
 use crate::pd::{PdId, NONE};
 
@@ -52,20 +52,20 @@ impl IrqTable {
 impl Kernel {
     /// Handle hardware interrupt `vector` (from user or idle).
     pub fn interrupt(&mut self, vector: u8) {
-        if vector == lapic::TIMER_VECTOR {
+        if vector == arch::TIMER_VECTOR {
             self.timer_tick();
-            lapic::eoi();
+            arch::end_of_interrupt();
             return;
         }
-        if vector == lapic::SPURIOUS_VECTOR || vector >= ioapic::PIC_VECTOR_BASE {
-            return; // spurious: no EOI
+        if arch::is_spurious(vector) {
+            return;
         }
         let index = vector.wrapping_sub(USER_VECTOR_BASE) as usize;
         if let Some(line) = self.irqs.lines.get_mut(index) {
             if line.owner != NONE {
                 let (owner, id) = (line.owner as PdId, line.id);
                 let deliver = if line.pin != NONE {
-                    ioapic::set_masked(line.pin, true);
+                    arch::irq_pin_set_masked(line.pin, true);
                     true
                 } else if line.in_service {
                     line.held = true;
@@ -79,7 +79,7 @@ impl Kernel {
                 }
             }
         }
-        lapic::eoi();
+        arch::end_of_interrupt();
     }
 
     /// IRQ_ACK on channel `ch` of `pd`.
@@ -93,7 +93,7 @@ impl Kernel {
         }
         let line = &mut self.irqs.lines[index as usize];
         if line.pin != NONE {
-            ioapic::set_masked(line.pin, false);
+            arch::irq_pin_set_masked(line.pin, false);
         } else if line.held {
             line.held = false;
             let id = line.id;

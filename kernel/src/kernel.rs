@@ -12,18 +12,13 @@ use crate::irq::IrqTable;
 use crate::pd::{PdId, Tcb};
 use crate::sched::Scheduler;
 
-/// Everything the kernel knows at run time.
+/// Everything the kernel knows at run time. Small, hot fields first.
+#[repr(C)]
 pub struct Kernel {
-    /// PD control blocks; `0..count` are in use.
-    pub tcbs: [Tcb; MAX_PDS],
     /// Number of PDs.
     pub count: usize,
-    /// Run queues and scheduling contexts.
-    pub sched: Scheduler,
     /// The PD running (or that entered the kernel).
     pub current: Option<PdId>,
-    /// Interrupt routing.
-    pub irqs: IrqTable,
     /// The PD whose state is in the FPU registers.
     pub fpu_owner: Option<PdId>,
     /// CR0.TS is set.
@@ -32,6 +27,12 @@ pub struct Kernel {
     pub cr3: u64,
     /// PDs that have made their first RECV.
     pub initialised: usize,
+    /// Run queues and scheduling contexts.
+    pub sched: Scheduler,
+    /// Interrupt routing.
+    pub irqs: IrqTable,
+    /// PD control blocks; `0..count` are in use.
+    pub tcbs: [Tcb; MAX_PDS],
 }
 
 impl Kernel {
@@ -50,6 +51,7 @@ impl Kernel {
     }
 }
 
+#[link_section = ".data.hot"]
 static KERNEL: Global<Kernel> = Global::new(Kernel::new());
 
 /// The kernel state, for `kmain`.
@@ -64,6 +66,7 @@ pub unsafe fn boot_state() -> &'static mut Kernel {
 /// SYSCALL entry (from the assembly stub): the caller's registers are in
 /// its TCB. Returns the frame to resume, or null to idle.
 #[no_mangle]
+#[link_section = ".text.hot"]
 extern "C" fn handle_syscall() -> *const UserRegs {
     // SAFETY: a kernel entry point; interrupts are off and nothing else
     // holds the state.
@@ -74,12 +77,26 @@ extern "C" fn handle_syscall() -> *const UserRegs {
 
 /// Interrupt or exception from user mode.
 #[no_mangle]
+#[link_section = ".text.hot"]
 extern "C" fn handle_user_trap() -> *const UserRegs {
     // SAFETY: as in `handle_syscall`.
     let k = unsafe { KERNEL.get() };
     if let Some(cur) = k.current {
         let regs = k.tcbs[cur].regs;
         k.user_trap(cur, regs.vector, regs.error);
+    }
+    k.schedule()
+}
+
+/// #DB from user mode: its frame is on the IST stack; copy it into the
+/// TCB, then handle it like any other trap.
+#[no_mangle]
+extern "C" fn handle_user_debug(frame: &UserRegs) -> *const UserRegs {
+    // SAFETY: as in `handle_syscall`.
+    let k = unsafe { KERNEL.get() };
+    if let Some(cur) = k.current {
+        k.tcbs[cur].regs = *frame;
+        k.user_trap(cur, frame.vector, frame.error);
     }
     k.schedule()
 }
@@ -113,7 +130,7 @@ extern "C" fn handle_double_fault(frame: &mut [u64; 6]) -> ! {
         frame[1],
         frame[4]
     );
-    arch::exit(3)
+    arch::exit(crate::EXIT_KERNEL_ERROR)
 }
 
 impl Kernel {

@@ -47,10 +47,10 @@ use mantle_abi::bootdesc::BootDescription;
 use mantle_abi::layout::{BOOTDESC_MAX_SIZE, BOOTDESC_PHYS, KERNEL_VIRT_BASE};
 
 use arch::paging::phys_to_virt;
-use system::BootErrorDisplay;
+use system::{BootErrorDisplay, DecodeErrorDisplay};
 
 /// Exit status written to `isa-debug-exit` when the kernel cannot go on.
-const EXIT_KERNEL_ERROR: u8 = 3;
+pub const EXIT_KERNEL_ERROR: u8 = 3;
 
 extern "C" {
     /// End of the kernel image (linker script).
@@ -67,10 +67,9 @@ fn boot_error(args: core::fmt::Arguments<'_>) -> ! {
 /// the physical address of `hvm_start_info`.
 #[no_mangle]
 extern "C" fn kmain(start_info: u32) -> ! {
-    arch::serial::init();
+    arch::console_init();
     kprintln!("Mantle microkernel (x86_64)");
     let features = arch::init_cpu();
-    let _ = features;
 
     let kernel_end = core::ptr::addr_of!(__kernel_end) as u64 - KERNEL_VIRT_BASE;
     if kernel_end > BOOTDESC_PHYS {
@@ -93,13 +92,13 @@ extern "C" fn kmain(start_info: u32) -> ! {
     };
     let desc = match BootDescription::parse(bytes) {
         Ok(d) => d,
-        Err(e) => boot_error(format_args!("invalid boot description: {:?}", e)),
+        Err(e) => boot_error(format_args!(
+            "invalid boot description: {}",
+            DecodeErrorDisplay(e)
+        )),
     };
 
-    arch::ioapic::disable_pic();
-    arch::lapic::init();
-    arch::ioapic::init();
-    let Some(cal) = arch::hpet::calibrate() else {
+    let Some(cal) = arch::init_interrupts() else {
         boot_error(format_args!("no usable HPET to calibrate the timer"));
     };
 
@@ -109,10 +108,25 @@ extern "C" fn kmain(start_info: u32) -> ! {
     if let Err(error) = system::load(k, &desc, &ram, kernel_end) {
         boot_error(format_args!("{}", BootErrorDisplay { error, desc: &desc }));
     }
+    kprintln!(
+        "starting {} PDs (TSC {} MHz, SMEP {}, SMAP {})",
+        k.count,
+        cal.tsc_per_ms / 1000,
+        on_off(features.smep),
+        on_off(features.smap)
+    );
     let first = k.schedule();
     // SAFETY: `first` is a PD's frame from the scheduler (or null to idle);
     // the kernel stack is reset, abandoning this frame for good.
-    unsafe { arch::entry::resume_from_kernel(first) }
+    unsafe { arch::resume_from_kernel(first) }
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on {
+        "on"
+    } else {
+        "off"
+    }
 }
 
 #[panic_handler]

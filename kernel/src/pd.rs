@@ -54,13 +54,13 @@ pub struct FaultInfo {
 }
 
 /// A PD's control block.
+//
+// Hot fields first (fast paths touch them), large cold arrays last, so a
+// syscall touches as few pages of the TCB as possible.
+#[repr(C)]
 pub struct Tcb {
     /// Saved user registers (the entry stubs write them directly).
     pub regs: UserRegs,
-    /// Saved FPU/SSE state (lazily switched).
-    pub fpu: FpuState,
-    /// The PD has used the FPU since it (re)started.
-    pub fpu_used: bool,
     /// What it is doing.
     pub state: ThreadState,
     /// Stopped with PD_STOP (independent of `state`, which resumes).
@@ -71,42 +71,46 @@ pub struct Tcb {
     pub passive: bool,
     /// Has made its first RECV since it (re)started.
     pub initialised: bool,
-    /// Has ever made a first RECV (for the "all initialised" line).
-    pub ever_initialised: bool,
+    /// The call's channel id in the callee's id space.
+    pub call_id: u8,
     /// Physical address of its PML4.
     pub cr3: u64,
     /// Physical address of its IPC buffer page.
     pub ipc_paddr: u64,
-    /// Stack size (for stack-overflow reports).
-    pub stack_size: u64,
-    name: [u8; MAX_NAME_LEN],
-    name_len: usize,
-    /// The id space: channels and IRQs.
-    pub ends: [End; MAX_IDS],
-    /// For IRQ ends: the index of the IRQ line (CPU vector - base).
-    pub irq_line: [u8; MAX_IDS],
-    /// I/O port grants by id.
-    pub ioports: [IoGrant; MAX_IOPORTS_PER_PD],
     /// Notified channel ids not yet delivered.
     pub pending: u64,
-    /// Parent PD.
-    pub parent: Option<PdId>,
-    /// Id in the parent's child-id space.
-    pub child_id: u8,
-    /// Children by child id.
-    pub children: [u8; MAX_CHILD_IDS],
-    /// Child ids with a fault not yet delivered.
-    pub faulted_children: u64,
-    /// The last fault.
-    pub fault: FaultInfo,
     /// The caller whose protected call this PD is serving.
     pub reply_to: Option<PdId>,
     /// Callee of the call this PD is making (states Call and Send).
     pub callee: PdId,
-    /// The call's channel id in the callee's id space.
-    pub call_id: u8,
     /// The call's message info.
     pub call_info: u64,
+    /// Child ids with a fault not yet delivered.
+    pub faulted_children: u64,
+    /// The id space: channels and IRQs.
+    pub ends: [End; MAX_IDS],
+    /// The PD has used the FPU since it (re)started.
+    pub fpu_used: bool,
+    /// Has ever made a first RECV (for the "all initialised" line).
+    pub ever_initialised: bool,
+    /// Id in the parent's child-id space.
+    pub child_id: u8,
+    /// Stack size (for stack-overflow reports).
+    pub stack_size: u64,
+    /// Parent PD.
+    pub parent: Option<PdId>,
+    /// Children by child id.
+    pub children: [u8; MAX_CHILD_IDS],
+    /// The last fault.
+    pub fault: FaultInfo,
+    /// For IRQ ends: the index of the IRQ line (CPU vector - base).
+    pub irq_line: [u8; MAX_IDS],
+    /// I/O port grants by id.
+    pub ioports: [IoGrant; MAX_IOPORTS_PER_PD],
+    name_len: usize,
+    name: [u8; MAX_NAME_LEN],
+    /// Saved FPU/SSE state (lazily switched).
+    pub fpu: FpuState,
 }
 
 impl Tcb {

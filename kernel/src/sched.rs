@@ -67,16 +67,9 @@ pub struct Sc {
 }
 
 /// Run queues, scheduling contexts and the preemption timer.
+#[repr(C)]
 pub struct Scheduler {
-    links: [Link; MAX_PDS],
-    ready: [Queue; PRIORITIES],
-    callers: [Queue; MAX_PDS],
     bitmap: [u64; 4],
-    prio: [u8; MAX_PDS],
-    /// The SC each PD runs on.
-    pub thread_sc: [u8; MAX_PDS],
-    /// Scheduling contexts, by owner PD.
-    pub scs: [Sc; MAX_PDS],
     depleted: u64,
     running_sc: Option<u8>,
     slice_start: u64,
@@ -85,6 +78,14 @@ pub struct Scheduler {
     timer_dirty: bool,
     tsc_per_ms: u64,
     lapic_per_ms: u64,
+    prio: [u8; MAX_PDS],
+    /// The SC each PD runs on.
+    pub thread_sc: [u8; MAX_PDS],
+    links: [Link; MAX_PDS],
+    callers: [Queue; MAX_PDS],
+    ready: [Queue; PRIORITIES],
+    /// Scheduling contexts, by owner PD.
+    pub scs: [Sc; MAX_PDS],
 }
 
 impl Scheduler {
@@ -163,6 +164,7 @@ impl Scheduler {
     }
 
     /// Append `pd` to `q` (removing it from any other list first).
+    #[link_section = ".text.hot"]
     pub fn push_back(&mut self, q: QueueId, pd: PdId) {
         self.remove(pd);
         let tail = self.queue(q).tail;
@@ -181,6 +183,7 @@ impl Scheduler {
     }
 
     /// Put `pd` at the head of `q`.
+    #[link_section = ".text.hot"]
     pub fn push_front(&mut self, q: QueueId, pd: PdId) {
         self.remove(pd);
         let head = self.queue(q).head;
@@ -199,6 +202,7 @@ impl Scheduler {
     }
 
     /// Take `pd` off whatever list it is on.
+    #[link_section = ".text.hot"]
     pub fn remove(&mut self, pd: PdId) {
         let Link { prev, next, on } = self.links[pd];
         if on == QueueId::None {
@@ -238,6 +242,7 @@ impl Scheduler {
 
     /// The first eligible ready PD of priority above `floor` (all if
     /// `None`), highest priority first.
+    #[link_section = ".text.hot"]
     fn best_above(&self, floor: Option<u8>) -> Option<PdId> {
         for word in (0..4).rev() {
             let mut bits = self.bitmap[word];
@@ -268,6 +273,7 @@ impl Scheduler {
     }
 
     /// Charge the running SC up to `now`. Returns true if it is used up.
+    #[link_section = ".text.hot"]
     fn charge(&mut self, now: u64) -> bool {
         let Some(sc) = self.running_sc else {
             return false;
@@ -303,6 +309,7 @@ impl Scheduler {
     }
 
     /// Switch the running SC to `next` at `now` and re-arm the timer.
+    #[link_section = ".text.hot"]
     fn switch_sc(&mut self, next: Option<u8>, now: u64) {
         self.charge(now);
         self.running_sc = next;
@@ -343,6 +350,7 @@ impl Scheduler {
 
 impl Kernel {
     /// Make `pd` runnable, at the back of its priority's queue.
+    #[link_section = ".text.hot"]
     pub fn make_ready(&mut self, pd: PdId) {
         self.tcbs[pd].state = ThreadState::Ready;
         if !self.tcbs[pd].suspended && self.current != Some(pd) {
@@ -353,6 +361,7 @@ impl Kernel {
 
     /// Make `pd` runnable at the head of its queue (it was logically
     /// running, e.g. a caller whose callee replied).
+    #[link_section = ".text.hot"]
     pub fn make_ready_front(&mut self, pd: PdId) {
         self.tcbs[pd].state = ThreadState::Ready;
         if !self.tcbs[pd].suspended && self.current != Some(pd) {
@@ -379,6 +388,7 @@ impl Kernel {
 
     /// Pick the PD to run next and prepare the CPU for it. Returns its
     /// register frame, or null to idle.
+    #[link_section = ".text.hot"]
     pub fn schedule(&mut self) -> *const UserRegs {
         let cur = self
             .current
@@ -407,6 +417,7 @@ impl Kernel {
         self.dispatch(next)
     }
 
+    #[link_section = ".text.hot"]
     fn dispatch(&mut self, next: Option<PdId>) -> *const UserRegs {
         let sc = next.map(|n| self.sched.thread_sc[n]);
         if sc != self.sched.running_sc || self.sched.timer_dirty {
@@ -421,7 +432,8 @@ impl Kernel {
             let tcb = &self.tcbs[n];
             if tcb.cr3 != self.cr3 {
                 self.cr3 = tcb.cr3;
-                arch::switch_address_space_on_exit(tcb.cr3);
+                // SAFETY: every PD's PML4 shares the kernel half.
+                unsafe { arch::switch_address_space(tcb.cr3) };
             }
             arch::set_kernel_entry_frame(tcb.regs.frame_top());
             let trap = self.fpu_owner != Some(n);

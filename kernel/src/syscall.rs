@@ -5,7 +5,7 @@ use mantle_abi::ipc::IPC_BUFFER_BYTES;
 use mantle_abi::limits::MAX_IOPORTS_PER_PD;
 use mantle_abi::syscall::{self as sc, Status};
 
-use crate::arch::cpu;
+use crate::arch;
 use crate::arch::paging::phys_to_virt;
 use crate::console;
 use crate::kernel::Kernel;
@@ -14,6 +14,7 @@ use crate::pd::PdId;
 impl Kernel {
     /// Handle the syscall of the current PD, whose registers are saved in
     /// its TCB. Results go back into those registers.
+    #[link_section = ".text.hot"]
     pub fn syscall(&mut self) {
         let Some(pd) = self.current else {
             return;
@@ -78,13 +79,7 @@ impl Kernel {
     fn ioport_in(&mut self, pd: PdId, id: u64, port: u64, width: u64) -> Result<(), Status> {
         let port = self.port(pd, id, port.min(u32::MAX as u64), width)?;
         // SAFETY: the boot description grants this PD these ports.
-        let value = unsafe {
-            match width {
-                1 => cpu::inb(port) as u64,
-                2 => cpu::inw(port) as u64,
-                _ => cpu::inl(port) as u64,
-            }
-        };
+        let value = unsafe { arch::port_in(port, width) };
         self.tcbs[pd].regs.rdi = value;
         Ok(())
     }
@@ -99,13 +94,7 @@ impl Kernel {
     ) -> Result<(), Status> {
         let port = self.port(pd, id, port.min(u32::MAX as u64), width)?;
         // SAFETY: the boot description grants this PD these ports.
-        unsafe {
-            match width {
-                1 => cpu::outb(port, value as u8),
-                2 => cpu::outw(port, value as u16),
-                _ => cpu::outl(port, value as u32),
-            }
-        }
+        unsafe { arch::port_out(port, width, value) };
         Ok(())
     }
 }

@@ -8,14 +8,16 @@
 
 use core::fmt;
 
-use mantle_abi::bootdesc::{BootDescription, End, IrqSource, Map, MapKind, PERM_W, PERM_X};
+use mantle_abi::bootdesc::{
+    BootDescription, DecodeError, End, IrqSource, Map, MapKind, PERM_W, PERM_X, VERSION,
+};
 use mantle_abi::layout::{
-    map_limit, stack_bottom, BOOTDESC_PHYS, IPC_BUFFER_VADDR, KERNEL_PHYS_BASE, PAGE_SIZE,
-    PD_MEMORY_PHYS, STACK_TOP, USER_TOP, USER_VECTOR_BASE,
+    map_limit, stack_bottom, BOOTDESC_PHYS, IPC_BUFFER_VADDR, KERNEL_PHYS_BASE, PD_MEMORY_PHYS,
+    STACK_TOP, USER_TOP,
 };
 
+use crate::arch;
 use crate::arch::paging::{self, MapError, PageFlags};
-use crate::arch::{self, ioapic, lapic};
 use crate::bootinfo::MemMap;
 use crate::child::initial_regs;
 use crate::kernel::Kernel;
@@ -75,13 +77,41 @@ impl fmt::Display for BootErrorDisplay<'_> {
     }
 }
 
+/// Formats a [`DecodeError`] for the console.
+pub struct DecodeErrorDisplay(pub DecodeError);
+
+impl fmt::Display for DecodeErrorDisplay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            DecodeError::Truncated => f.write_str("truncated"),
+            DecodeError::BadMagic => write!(
+                f,
+                "no boot description at {:#x} (bad magic number)",
+                BOOTDESC_PHYS
+            ),
+            DecodeError::BadVersion(v) => {
+                write!(f, "format version {}, this kernel reads {}", v, VERSION)
+            }
+            DecodeError::BadCount(what) => write!(f, "bad count or size: {}", what),
+            DecodeError::BadPd { pd, what } => write!(f, "PD {}: {}", pd, what),
+            DecodeError::BadEnd { pd, id, what } => write!(f, "PD {} id {}: {}", pd, id, what),
+            DecodeError::BadMap { index, what } => write!(f, "map {}: {}", index, what),
+            DecodeError::BadIrq { index, what } => write!(f, "IRQ {}: {}", index, what),
+            DecodeError::BadIoPort { index, what } => {
+                write!(f, "I/O port grant {}: {}", index, what)
+            }
+        }
+    }
+}
+
 /// Physical memory the kernel owns besides the page-table pool.
 fn kernel_owned(kernel_end: u64) -> [(u64, u64); 4] {
+    let [a, b] = arch::kernel_device_ranges();
     [
         (KERNEL_PHYS_BASE, kernel_end),
         (BOOTDESC_PHYS, PD_MEMORY_PHYS),
-        (lapic::LAPIC_PHYS, lapic::LAPIC_PHYS + PAGE_SIZE),
-        (ioapic::IOAPIC_PHYS, ioapic::IOAPIC_PHYS + PAGE_SIZE),
+        a,
+        b,
     ]
 }
 
@@ -160,8 +190,10 @@ pub fn load(
     k.count = desc.pd_count();
     for i in 0..desc.pd_count() {
         let pd = desc.pd(i);
-        let pml4 = paging::new_address_space(&mut frames)
-            .ok_or(BootError::pd(i, "out of memory for page tables"))?;
+        let pml4 = paging::new_address_space(&mut frames).ok_or(BootError::pd(
+            i,
+            "out of RAM for page tables above the image",
+        ))?;
         let mut ipc_mapped = false;
         for index in pd.maps.indices() {
             let m = desc.map(index);
@@ -176,20 +208,13 @@ pub fn load(
                 execute: m.perms & PERM_X != 0,
                 cached: m.cached,
             };
-            for off in (0..m.size).step_by(PAGE_SIZE as usize) {
-                paging::map_page(&mut frames, pml4, m.vaddr + off, m.paddr + off, flags).map_err(
-                    |e| {
-                        BootError::map(
-                            i,
-                            index,
-                            match e {
-                                MapError::Overlap => "overlaps another map of the PD",
-                                MapError::OutOfMemory => "out of memory for page tables",
-                            },
-                        )
-                    },
-                )?;
-            }
+            paging::map_range(&mut frames, pml4, m.vaddr, m.paddr, m.size, flags).map_err(|e| {
+                let what = match e {
+                    MapError::Overlap => "overlaps another map of the PD",
+                    MapError::OutOfMemory => "out of RAM for page tables above the image",
+                };
+                BootError::map(i, index, what)
+            })?;
         }
         if !ipc_mapped {
             return Err(BootError::pd(
@@ -250,8 +275,6 @@ pub fn load(
 
 /// Program the IOAPIC for every pin IRQ and record every line's owner.
 fn route_irqs(k: &mut Kernel, desc: &BootDescription<'_>) -> Result<(), BootError> {
-    let dest = lapic::id();
-    let pins = ioapic::pin_count();
     for index in 0..desc.irq_count() {
         let irq = desc.irq(index);
         let line = &mut k.irqs.lines[irq.vector as usize];
@@ -265,14 +288,13 @@ fn route_irqs(k: &mut Kernel, desc: &BootDescription<'_>) -> Result<(), BootErro
             ..
         } = irq.source
         {
-            if pin >= pins {
+            if !arch::irq_pin_route(pin, irq.vector, level, active_low) {
                 return Err(BootError::pd(
                     irq.pd as PdId,
                     "IRQ on an IOAPIC pin that does not exist",
                 ));
             }
             line.pin = pin;
-            ioapic::route(pin, USER_VECTOR_BASE + irq.vector, level, active_low, dest);
         }
     }
     Ok(())

@@ -3,8 +3,8 @@
 use crate::channel::{Channel, ChannelSet, DEFERRED};
 use crate::child::{Child, FaultInfo};
 use crate::raw;
-use core::sync::atomic::{AtomicBool, Ordering};
 use crate::vars::pd_name;
+use core::sync::atomic::{AtomicBool, Ordering};
 use mantle_abi::ipc::MessageInfo;
 use mantle_abi::syscall::{
     ACTION_NONE, ACTION_REPLY, EVENT_FAULT, EVENT_NOTIFIED, EVENT_PROTECTED, RECV,

@@ -23,6 +23,10 @@
 //! protection_domain!(init);
 //! ```
 //!
+//! Every PD binary must invoke [`protection_domain!`] exactly once: it
+//! defines `__mantle_main`, which the runtime's `_start` calls (a missing
+//! invocation shows up as the link error "undefined symbol: __mantle_main").
+//!
 //! ## Design principles
 //! - **The kernel is the authority.** The runtime does not keep its own copy
 //!   of the SDF: ids are passed to the kernel, which checks every grant, and

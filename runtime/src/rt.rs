@@ -1,9 +1,9 @@
 //! The program entry (`_start`) and the panic handler. Only built for the
 //! bare-metal target.
 
+use crate::handler::PANICKING;
 use crate::vars::pd_name;
 use core::arch::global_asm;
-use crate::handler::PANICKING;
 use core::sync::atomic::Ordering;
 
 // The kernel enters a PD at `_start` with `rsp` at (or just below) the top of

@@ -2,22 +2,21 @@
 //! `setvar` symbols, encode and check the boot description, write the image.
 
 use crate::diag::{Diagnostic, Diags, Error, Pos};
-use crate::elf::{self, Elf, Symbol, PF_R, PF_W, PF_X, PT_LOAD, PT_NOTE};
+use crate::elf::{self, Elf, PF_R, PF_W, PT_LOAD, PT_NOTE};
 use crate::image::{write_elf, OutSegment};
 use crate::layout::{ChunkKind, Placer};
-use crate::sdf::model::{IrqKind, System};
-use mantle_abi::bootdesc::{
-    self, BootDescription, End, IoPort, Irq, IrqSource, Map, MapKind, Pd, Run, SystemSpec, PERM_R,
-    PERM_W, PERM_X,
-};
+use crate::sdf::model::System;
+use mantle_abi::bootdesc::{self, BootDescription, SystemSpec};
 use mantle_abi::layout::{
-    map_limit, stack_bottom, BOOTDESC_MAX_SIZE, BOOTDESC_PHYS, IPC_BUFFER_VADDR, KERNEL_PHYS_BASE,
-    PAGE_SIZE, PD_MEMORY_PHYS,
+    BOOTDESC_MAX_SIZE, BOOTDESC_PHYS, KERNEL_PHYS_BASE, PAGE_SIZE, PD_MEMORY_PHYS,
 };
 use mantle_abi::limits::MAX_MAPS_PER_PD;
 use std::path::{Path, PathBuf};
 
 pub use crate::layout::Chunk;
+use crate::program::{load_program, patch, patch_name};
+pub use crate::program::{LoadSeg, Program};
+use crate::spec::make_spec;
 
 /// Where to find things.
 #[derive(Clone, Debug, Default)]
@@ -35,34 +34,6 @@ pub fn default_kernel_path() -> PathBuf {
         Some(p) if !p.is_empty() => PathBuf::from(p),
         _ => PathBuf::from("target/kernel/x86_64-unknown-none/release/mantle-kernel"),
     }
-}
-
-/// A loaded, page-rounded piece of a program image.
-#[derive(Clone, Debug)]
-pub struct LoadSeg {
-    /// First virtual address (page aligned).
-    pub vaddr: u64,
-    /// Size (page multiple).
-    pub size: u64,
-    /// `PERM_*` bits.
-    pub perms: u8,
-    /// Initial bytes from `vaddr`; zero beyond.
-    pub data: Vec<u8>,
-    /// The original segments' `[vaddr, vaddr + memsz)` ranges.
-    pub parts: Vec<(u64, u64)>,
-}
-
-/// A PD's program as loaded.
-#[derive(Clone, Debug)]
-pub struct Program {
-    /// The file used.
-    pub path: PathBuf,
-    /// Entry point.
-    pub entry: u64,
-    /// Loadable pieces.
-    pub segs: Vec<LoadSeg>,
-    /// Symbols (from `path_for_symbols` when given).
-    pub symbols: Vec<Symbol>,
 }
 
 /// The result of a build.
@@ -107,15 +78,24 @@ pub fn build_bytes(
     dir: &Path,
     opts: &BuildOptions,
 ) -> Result<Built, Error> {
-    let (system, diags) = crate::sdf::load_bytes(name, bytes)?;
-    let mut d = diags;
-    let kernel = read_kernel(&opts.kernel)?;
     let mut search = vec![dir.to_path_buf()];
     search.extend(opts.search_paths.iter().cloned());
+    let (system, diags) = crate::sdf::load_bytes(name, bytes, &search)?;
+    let mut d = diags;
+    // A kernel problem is reported together with any program-image problems.
+    let kernel = match read_kernel(&opts.kernel) {
+        Ok(k) => Some(k),
+        Err(e) => {
+            for x in e.diagnostics {
+                d.push(x);
+            }
+            None
+        }
+    };
     // 1. Programs.
     let mut programs = Vec::new();
     for pd in &system.pds {
-        match load_program(&system, pd, &search) {
+        match load_program(pd, &search) {
             Ok(p) => programs.push(Some(p)),
             Err(msg) => {
                 let pos = pd.program_image.as_ref().map_or(pd.pos, |p| p.pos);
@@ -124,9 +104,9 @@ pub fn build_bytes(
             }
         }
     }
-    if d.has_errors() {
+    let Some(kernel) = kernel.filter(|_| !d.has_errors()) else {
         return Err(d.into());
-    }
+    };
     let programs: Vec<Program> = programs.into_iter().flatten().collect();
     // 2. Maps against ELF segments; map counts.
     for (pd, prog) in system.pds.iter().zip(&programs) {
@@ -225,7 +205,10 @@ pub fn build_bytes(
             None => match placer.place(
                 mr.size,
                 mr.page_size,
-                Vec::new(),
+                mr.prefill
+                    .as_ref()
+                    .map(|p| p.data.clone())
+                    .unwrap_or_default(),
                 ChunkKind::Region(i),
                 format!("memory_region '{}'", mr.name),
             ) {
@@ -267,6 +250,15 @@ pub fn build_bytes(
             if let Some(s) = &m.setvar_size {
                 want.push((s.clone(), size, m.attrs.get("setvar_size", m.pos)));
             }
+            if let Some(s) = &m.setvar_prefill_size {
+                let len = system
+                    .mrs
+                    .iter()
+                    .find(|r| r.name == m.mr)
+                    .and_then(|r| r.prefill.as_ref())
+                    .map_or(0, |p| p.data.len() as u64);
+                want.push((s.clone(), len, m.attrs.get("setvar_prefill_size", m.pos)));
+            }
         }
         for s in &pd.setvars {
             if let Some(mi) = system.mr_index(&s.region_paddr) {
@@ -307,6 +299,10 @@ pub fn build_bytes(
             }
         }
         let prog = &programs[i];
+        if let Err(msg) = patch_name(prog, &seg_chunks[i], &mut placer.chunks, &pd.name) {
+            let pos = pd.program_image.as_ref().map_or(pd.pos, |p| p.pos);
+            d.error(pos, format!("protection_domain '{}': {msg}", pd.name));
+        }
         for (sym, value, pos) in want {
             match patch(prog, &seg_chunks[i], &mut placer.chunks, &sym, value) {
                 Ok(()) => patches.push((i, sym, value)),
@@ -460,396 +456,4 @@ fn read_kernel(path: &Path) -> Result<(PathBuf, Vec<u8>), Error> {
         Some(_) => {}
     }
     Ok((path.to_path_buf(), bytes))
-}
-
-fn find_file(rel: &str, search: &[PathBuf]) -> Result<PathBuf, String> {
-    let p = Path::new(rel);
-    if p.is_absolute() {
-        return if p.is_file() {
-            Ok(p.to_path_buf())
-        } else {
-            Err(format!("{} does not exist", p.display()))
-        };
-    }
-    for dir in search {
-        let c = dir.join(p);
-        if c.is_file() {
-            return Ok(c);
-        }
-    }
-    let dirs: Vec<String> = search
-        .iter()
-        .map(|d| {
-            if d.as_os_str().is_empty() {
-                ".".to_string()
-            } else {
-                d.display().to_string()
-            }
-        })
-        .collect();
-    Err(format!("not found; looked in: {}", dirs.join(", ")))
-}
-
-fn perms_text(p: u8) -> String {
-    let mut s = String::new();
-    for (bit, c) in [(PERM_R, 'r'), (PERM_W, 'w'), (PERM_X, 'x')] {
-        if p & bit != 0 {
-            s.push(c);
-        }
-    }
-    s
-}
-
-/// Load the program of `pd`, or say why not.
-fn load_program(
-    sys: &System,
-    pd: &crate::sdf::model::Pd,
-    search: &[PathBuf],
-) -> Result<Program, String> {
-    let _ = sys;
-    let pi = pd
-        .program_image
-        .as_ref()
-        .ok_or_else(|| format!("protection_domain '{}' has no program_image", pd.name))?;
-    let ctx = format!(
-        "program_image \"{}\" of protection_domain '{}'",
-        pi.path, pd.name
-    );
-    let path = find_file(&pi.path, search).map_err(|e| format!("{ctx}: {e}"))?;
-    let bytes =
-        std::fs::read(&path).map_err(|e| format!("{ctx}: cannot read {}: {e}", path.display()))?;
-    let elf = Elf::parse(&bytes).map_err(|e| format!("{ctx}: {e}"))?;
-    if elf.e_type != elf::ET_EXEC {
-        return Err(format!(
-            "{ctx}: ELF type is {}, not an executable (ET_EXEC); PDs are linked statically",
-            elf.e_type
-        ));
-    }
-    let limit = map_limit(pd.stack_size);
-    let mut loads: Vec<_> = elf
-        .phdrs
-        .iter()
-        .filter(|p| p.p_type == PT_LOAD && p.memsz > 0)
-        .copied()
-        .collect();
-    if loads.is_empty() {
-        return Err(format!("{ctx}: no loadable (PT_LOAD) segments"));
-    }
-    loads.sort_by_key(|p| p.vaddr);
-    let mut segs: Vec<LoadSeg> = Vec::new();
-    let mut prev_end = 0u64;
-    for (k, ph) in loads.iter().enumerate() {
-        let desc = format!("segment {k} at {:#x} (size {:#x})", ph.vaddr, ph.memsz);
-        if ph.filesz > ph.memsz {
-            return Err(format!(
-                "{ctx}: {desc} has more file bytes ({:#x}) than memory bytes",
-                ph.filesz
-            ));
-        }
-        let end = ph
-            .vaddr
-            .checked_add(ph.memsz)
-            .ok_or_else(|| format!("{ctx}: {desc} overflows the address space"))?;
-        if end > limit {
-            return Err(format!(
-                "{ctx}: {desc} ends at {end:#x}, above {limit:#x}, where the stack's guard page begins (stack_size {:#x})",
-                pd.stack_size
-            ));
-        }
-        if ph.flags & PF_W != 0 && ph.flags & PF_X != 0 {
-            return Err(format!("{ctx}: {desc} is both writable and executable; W^X: link writable data and code into separate segments"));
-        }
-        if k > 0 && ph.vaddr < prev_end {
-            return Err(format!(
-                "{ctx}: {desc} overlaps the previous segment (which ends at {prev_end:#x})"
-            ));
-        }
-        prev_end = end;
-        let page = ph.vaddr & !(PAGE_SIZE - 1);
-        if page == 0 {
-            return Err(format!("{ctx}: {desc} covers the null page; link above 0x1000 (Mantle links PDs at 0x200000)"));
-        }
-        let page_end = mantle_abi::layout::align_up(end, PAGE_SIZE).unwrap_or(end);
-        let mut perms = PERM_R;
-        if ph.flags & PF_W != 0 {
-            perms |= PERM_W;
-        }
-        if ph.flags & PF_X != 0 {
-            perms |= PERM_X;
-        }
-        let bytes = elf.bytes(ph).map_err(|e| format!("{ctx}: {desc}: {e}"))?;
-        let merge = match segs.last() {
-            Some(last) if page < last.vaddr + last.size => {
-                if last.perms != perms {
-                    return Err(format!(
-                        "{ctx}: {desc} ({}) shares a page with the previous segment ({}); segments with different permissions must be page aligned",
-                        perms_text(perms),
-                        perms_text(last.perms)
-                    ));
-                }
-                true
-            }
-            _ => false,
-        };
-        if !merge {
-            segs.push(LoadSeg {
-                vaddr: page,
-                size: 0,
-                perms,
-                data: Vec::new(),
-                parts: Vec::new(),
-            });
-        }
-        let s = segs.last_mut().expect("pushed above");
-        s.size = page_end - s.vaddr;
-        if s.size > crate::layout::IMAGE_LIMIT {
-            return Err(format!(
-                "{ctx}: {desc} is too large: {:#x} bytes of memory; at most {:#x} fit",
-                s.size,
-                crate::layout::IMAGE_LIMIT
-            ));
-        }
-        s.parts.push((ph.vaddr, end));
-        if !bytes.is_empty() {
-            let off = (ph.vaddr - s.vaddr) as usize;
-            if s.data.len() < off + bytes.len() {
-                s.data.resize(off + bytes.len(), 0);
-            }
-            s.data[off..off + bytes.len()].copy_from_slice(bytes);
-        }
-    }
-    if !segs.iter().any(|s| {
-        s.perms & PERM_X != 0
-            && s.parts
-                .iter()
-                .any(|&(a, b)| elf.entry >= a && elf.entry < b)
-    }) || !loads
-        .iter()
-        .any(|p| p.flags & PF_X != 0 && elf.entry >= p.vaddr && elf.entry < p.vaddr + p.memsz)
-    {
-        return Err(format!(
-            "{ctx}: entry point {:#x} is not inside an executable segment",
-            elf.entry
-        ));
-    }
-    let symbols = match &pi.path_for_symbols {
-        None => elf
-            .symbols()
-            .map_err(|e| format!("{ctx}: symbol table: {e}"))?,
-        Some(sp) => {
-            let p = find_file(sp, search)
-                .map_err(|e| format!("{ctx}: path_for_symbols \"{sp}\": {e}"))?;
-            let b = std::fs::read(&p)
-                .map_err(|e| format!("{ctx}: cannot read {}: {e}", p.display()))?;
-            let se =
-                Elf::parse(&b).map_err(|e| format!("{ctx}: path_for_symbols \"{sp}\": {e}"))?;
-            se.symbols()
-                .map_err(|e| format!("{ctx}: path_for_symbols \"{sp}\": {e}"))?
-        }
-    };
-    Ok(Program {
-        path,
-        entry: elf.entry,
-        segs,
-        symbols,
-    })
-}
-
-/// Write `value` into the 8-byte symbol `sym` of a PD's placed segments.
-fn patch(
-    prog: &Program,
-    seg_chunks: &[usize],
-    chunks: &mut [Chunk],
-    sym: &str,
-    value: u64,
-) -> Result<(), String> {
-    let file = prog.path.display();
-    let matches: Vec<&Symbol> = prog.symbols.iter().filter(|s| s.name == sym).collect();
-    let s = match matches.as_slice() {
-        [] => return Err(format!("symbol '{sym}' not found in {file}")),
-        [s] => *s,
-        [..] => {
-            return Err(format!(
-                "symbol '{sym}' is ambiguous: {} symbols of that name in {file}",
-                matches.len()
-            ))
-        }
-    };
-    if s.size != 8 {
-        return Err(format!(
-            "symbol '{sym}' in {file} is {} bytes; setvar needs an 8-byte variable (u64/usize)",
-            s.size
-        ));
-    }
-    for (seg, &ci) in prog.segs.iter().zip(seg_chunks) {
-        let inside = seg
-            .parts
-            .iter()
-            .any(|&(a, b)| s.value >= a && s.value.checked_add(8).is_some_and(|e| e <= b));
-        if !inside {
-            continue;
-        }
-        let off = (s.value - seg.vaddr) as usize;
-        let c = &mut chunks[ci];
-        if c.data.len() < off + 8 {
-            c.data.resize(off + 8, 0);
-        }
-        c.data[off..off + 8].copy_from_slice(&value.to_le_bytes());
-        return Ok(());
-    }
-    Err(format!(
-        "symbol '{sym}' at {:#x} in {file} does not lie inside a loadable segment",
-        s.value
-    ))
-}
-
-#[allow(clippy::too_many_arguments)]
-fn make_spec(
-    sys: &System,
-    programs: &[Program],
-    chunks: &[Chunk],
-    seg_chunks: &[Vec<usize>],
-    stack_chunk: &[usize],
-    ipc_chunk: &[usize],
-    mr_paddr: &[u64],
-    image_end: u64,
-) -> SystemSpec {
-    let mut spec = SystemSpec {
-        image_end,
-        ..Default::default()
-    };
-    for (i, (pd, prog)) in sys.pds.iter().zip(programs).enumerate() {
-        let mut p = Pd::new(&pd.name);
-        p.priority = pd.priority;
-        p.passive = pd.passive;
-        p.parent = pd.parent.map(|x| x as u8);
-        p.child_id = pd.child_id.unwrap_or(0);
-        p.budget_us = pd.budget_us;
-        p.period_us = pd.period_us;
-        p.entry = prog.entry;
-        p.stack_size = pd.stack_size;
-        p.ipc_buffer_paddr = chunks[ipc_chunk[i]].paddr;
-        let first = spec.maps.len() as u32;
-        for (s, &c) in prog.segs.iter().zip(&seg_chunks[i]) {
-            spec.maps.push(Map {
-                vaddr: s.vaddr,
-                paddr: chunks[c].paddr,
-                size: s.size,
-                perms: s.perms,
-                cached: true,
-                kind: MapKind::Elf,
-            });
-        }
-        spec.maps.push(Map {
-            vaddr: stack_bottom(pd.stack_size),
-            paddr: chunks[stack_chunk[i]].paddr,
-            size: pd.stack_size,
-            perms: PERM_R | PERM_W,
-            cached: true,
-            kind: MapKind::Stack,
-        });
-        spec.maps.push(Map {
-            vaddr: IPC_BUFFER_VADDR,
-            paddr: chunks[ipc_chunk[i]].paddr,
-            size: PAGE_SIZE,
-            perms: PERM_R | PERM_W,
-            cached: true,
-            kind: MapKind::IpcBuffer,
-        });
-        for m in &pd.maps {
-            let Some(mi) = sys.mr_index(&m.mr) else {
-                continue;
-            };
-            let mr = &sys.mrs[mi];
-            spec.maps.push(Map {
-                vaddr: m.vaddr,
-                paddr: mr_paddr[mi],
-                size: mr.size,
-                perms: m.perms,
-                cached: m.cached,
-                kind: if mr.phys_addr.is_some() {
-                    MapKind::Fixed
-                } else {
-                    MapKind::Region
-                },
-            });
-        }
-        p.maps = Run {
-            first,
-            count: spec.maps.len() as u32 - first,
-        };
-        let first = spec.irqs.len() as u32;
-        for irq in &pd.irqs {
-            p.ends[irq.id as usize] = End::Irq {
-                irq: spec.irqs.len() as u32,
-            };
-            spec.irqs.push(Irq {
-                pd: i as u8,
-                id: irq.id,
-                vector: irq.vector,
-                source: match irq.kind {
-                    IrqKind::IoApic {
-                        ioapic,
-                        pin,
-                        level,
-                        active_low,
-                    } => IrqSource::IoApic {
-                        ioapic,
-                        pin,
-                        level,
-                        active_low,
-                    },
-                    IrqKind::Msi {
-                        bus,
-                        dev,
-                        func,
-                        handle,
-                    } => IrqSource::Msi {
-                        bus,
-                        dev,
-                        func,
-                        handle,
-                    },
-                },
-            });
-        }
-        p.irqs = Run {
-            first,
-            count: spec.irqs.len() as u32 - first,
-        };
-        let first = spec.ioports.len() as u32;
-        for io in &pd.ioports {
-            spec.ioports.push(IoPort {
-                pd: i as u8,
-                id: io.id,
-                base: io.addr,
-                size: io.size,
-            });
-        }
-        p.ioports = Run {
-            first,
-            count: spec.ioports.len() as u32 - first,
-        };
-        spec.pds.push(p);
-    }
-    for ch in &sys.channels {
-        let (Some(a), Some(b)) = (sys.pd_index(&ch.ends[0].pd), sys.pd_index(&ch.ends[1].pd))
-        else {
-            continue;
-        };
-        let (ea, eb) = (&ch.ends[0], &ch.ends[1]);
-        spec.pds[a].ends[ea.id as usize] = End::Channel {
-            peer_pd: b as u8,
-            peer_id: eb.id,
-            can_notify: ea.notify,
-            can_ppc: ea.pp,
-        };
-        spec.pds[b].ends[eb.id as usize] = End::Channel {
-            peer_pd: a as u8,
-            peer_id: ea.id,
-            can_notify: eb.notify,
-            can_ppc: eb.pp,
-        };
-    }
-    spec
 }

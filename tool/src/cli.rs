@@ -10,13 +10,14 @@ use std::time::Duration;
 /// Usage text.
 pub const USAGE: &str = "\
 usage:
-  mantle check SYSTEM
+  mantle check SYSTEM [--search-path DIR]...
   mantle build SYSTEM -o IMAGE [--kernel KERNEL_ELF] [--search-path DIR]... [--report FILE]
   mantle report SYSTEM [--kernel KERNEL_ELF] [--search-path DIR]... [--report FILE]
   mantle run SYSTEM [-o IMAGE] [--kernel KERNEL_ELF] [--search-path DIR]... [--report FILE]
                     [--accel tcg|kvm] [--timeout SECS]
 
-  check    validate the system description (program images are not read)
+  check    validate the system description (program images are not read;
+           prefill_path files are)
   build    validate, lay out and write one bootable ELF image
   report   like build, but print the report (to stdout, or --report FILE) and write no image
   run      build, then boot the image in QEMU with the console on this terminal;
@@ -24,8 +25,8 @@ usage:
 
   --kernel        kernel ELF (default: $MANTLE_KERNEL, else
                   target/kernel/x86_64-unknown-none/release/mantle-kernel)
-  --search-path   folder searched for program images after the SDF's own folder
-                  (may be repeated)
+  --search-path   folder searched for program images and prefill files after
+                  the SDF's own folder (may be repeated)
   --report        write a readable report of the layout to FILE
   --accel         QEMU accelerator (default: $MANTLE_ACCEL, else detected)
   --timeout       kill QEMU after SECS seconds (exit status 124)
@@ -75,7 +76,7 @@ fn parse_opts(cmd: &str, args: &[OsString]) -> Result<Opts, String> {
                 o.output = Some(val("-o")?.into())
             }
             "--kernel" if cmd != "check" => o.kernel = Some(val("--kernel")?.into()),
-            "--search-path" | "-L" if cmd != "check" => o.search.push(val("--search-path")?.into()),
+            "--search-path" | "-L" => o.search.push(val("--search-path")?.into()),
             "--report" if cmd != "check" => o.report = Some(val("--report")?.into()),
             "--accel" if cmd == "run" => {
                 let v = val("--accel")?;
@@ -137,7 +138,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
     };
     let system = o.system.clone().expect("checked");
     if cmd == "check" {
-        return match crate::check(&system) {
+        return match crate::check_with(&system, &o.search) {
             Ok(w) => {
                 print_diags(&w);
                 eprintln!("mantle: {}: ok", system.display());

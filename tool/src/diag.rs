@@ -183,3 +183,63 @@ impl std::error::Error for Error {}
 
 /// `Result` with the tool's error.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// The candidate closest to `word` (edit distance at most 2, or a prefix
+/// either way), for "did you mean" hints.
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let word_chars: Vec<char> = word.chars().collect();
+    if word_chars.is_empty() || word_chars.len() > 64 {
+        return None;
+    }
+    let mut best: Option<(usize, &str)> = None;
+    for c in candidates {
+        if c == word || c.is_empty() {
+            continue;
+        }
+        let d = if c.starts_with(word) || word.starts_with(c) {
+            1
+        } else {
+            edit_distance(&word_chars, &c.chars().take(65).collect::<Vec<_>>())
+        };
+        let limit = if word_chars.len() <= 3 { 1 } else { 2 };
+        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+fn edit_distance(a: &[char], b: &[char]) -> usize {
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// `" (did you mean 'x'?)"`, or nothing.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    suggest(word, candidates)
+        .map(|s| format!(" (did you mean '{s}'?)"))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(suggest("prio", ["priority", "budget"]), Some("priority"));
+        assert_eq!(suggest("clinet", ["client", "server"]), Some("client"));
+        assert_eq!(suggest("xyz", ["client", "server"]), None);
+        assert_eq!(suggest("", ["a"]), None);
+        assert_eq!(suggest("mapp", ["map", "irq"]), Some("map"));
+        assert_eq!(edit_distance(&['a', 'b'], &['b', 'a']), 2);
+    }
+}

@@ -4,6 +4,8 @@
 
 /// `PT_LOAD`.
 pub const PT_LOAD: u32 = 1;
+/// `PT_INTERP`.
+pub const PT_INTERP: u32 = 3;
 /// `PT_NOTE`.
 pub const PT_NOTE: u32 = 4;
 /// Segment flag: executable.

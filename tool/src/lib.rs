@@ -20,7 +20,8 @@
 //! - **One definition.** Constants and formats come from `mantle-abi`; the
 //!   QEMU command line is defined once, in [`qemu`].
 //! - **Small modules**: [`sdf`] (parse, model, validate), [`elf`],
-//!   [`layout`], [`build`], [`image`], [`report`], [`qemu`], [`cli`].
+//!   [`program`], [`layout`], [`spec`], [`mod@build`], [`image`], [`report`],
+//!   [`qemu`], [`cli`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -30,23 +31,37 @@ pub mod diag;
 pub mod elf;
 pub mod image;
 pub mod layout;
+pub mod program;
 pub mod qemu;
 pub mod report;
 pub mod sdf;
+pub mod spec;
 
 pub use build::{build, build_bytes, BuildOptions, Built};
 pub use diag::{Diagnostic, Error};
 
-/// Check the SDF at `path` without reading any program image. Returns the
-/// warnings on success.
+/// Check the SDF at `path` without reading any program image (`prefill_path`
+/// files are read: they are looked up beside the SDF). Returns the warnings
+/// on success.
 pub fn check(path: &std::path::Path) -> Result<Vec<Diagnostic>, Error> {
+    check_with(path, &[])
+}
+
+/// [`check`], also looking for `prefill_path` files in `search_paths`.
+pub fn check_with(
+    path: &std::path::Path,
+    search_paths: &[std::path::PathBuf],
+) -> Result<Vec<Diagnostic>, Error> {
     let name = path.display().to_string();
     let bytes = std::fs::read(path)
         .map_err(|e| Error::msg(&name, format!("cannot read system description: {e}")))?;
-    check_bytes(&name, &bytes)
+    let mut dirs = vec![path.parent().map(Into::into).unwrap_or_default()];
+    dirs.extend(search_paths.iter().cloned());
+    sdf::load_bytes(&name, &bytes, &dirs).map(|(_, d)| d.into_vec())
 }
 
-/// Check SDF `bytes` (named `name` in messages).
+/// Check SDF `bytes` (named `name` in messages; `prefill_path` files are
+/// looked up in the current directory).
 pub fn check_bytes(name: &str, bytes: &[u8]) -> Result<Vec<Diagnostic>, Error> {
-    sdf::load_bytes(name, bytes).map(|(_, d)| d.into_vec())
+    sdf::load_bytes(name, bytes, &[std::path::PathBuf::new()]).map(|(_, d)| d.into_vec())
 }

@@ -185,9 +185,9 @@ impl Outcome {
             }
         }
     }
-    /// The exit code `mantle run` uses: the guest's status, else 1 (2 for a
-    /// guest status that is 0 would be ambiguous, so QEMU's own endings are
-    /// never 0).
+    /// The exit code `mantle run` uses: the guest's status; 124 on timeout;
+    /// 1 when QEMU ended any other way (never 0, so only a guest that wrote
+    /// 0 to isa-debug-exit counts as success).
     pub fn exit_code(self) -> i32 {
         match self {
             Outcome::Guest(s) => s as i32,
@@ -207,11 +207,12 @@ impl Outcome {
     }
 }
 
-/// Did QEMU print an error of its own (`qemu-system-x86_64: ...`)?
+/// Did QEMU print an error of its own (`qemu-system-x86_64: ...` or
+/// `qemu: ...`)? Warnings do not count.
 pub fn qemu_failed(stderr: &str) -> bool {
-    stderr
-        .lines()
-        .any(|l| l.starts_with("qemu-system-") && !l.contains("warning:"))
+    stderr.lines().any(|l| {
+        (l.starts_with("qemu-system-") || l.starts_with("qemu:")) && !l.contains("warning:")
+    })
 }
 
 /// One line of guest console output.
@@ -358,6 +359,7 @@ impl Command {
             deadline: self.timeout.map(|t| start + t),
             err_thread: Some(err_thread),
             done: false,
+            seen: Vec::new(),
         })
     }
 
@@ -419,6 +421,8 @@ pub struct Running {
     deadline: Option<Instant>,
     err_thread: Option<thread::JoinHandle<String>>,
     done: bool,
+    /// Lines already handed out by `next_line` (they stay in the transcript).
+    seen: Vec<Line>,
 }
 
 impl Running {
@@ -427,8 +431,9 @@ impl Running {
         self.start
     }
 
-    /// The next console line, waiting at most until the run's deadline and
-    /// `wait`. `None` at end of output or on timeout.
+    /// The next console line, waiting at most `wait` (and never past the
+    /// run's timeout). `None` at end of output or when the wait is over.
+    /// Lines returned here are also part of [`Running::finish`]'s transcript.
     pub fn next_line(&mut self, wait: Duration) -> Option<Line> {
         let mut until = Instant::now() + wait;
         if let Some(d) = self.deadline {
@@ -436,8 +441,27 @@ impl Running {
         }
         let left = until.saturating_duration_since(Instant::now());
         match self.rx.recv_timeout(left) {
-            Ok(l) => Some(l),
+            Ok(l) => {
+                self.seen.push(l.clone());
+                Some(l)
+            }
             Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
+    /// Wait (as [`Running::next_line`]) for a line containing `needle`;
+    /// returns it, or `None` if output ended or `wait` passed first.
+    pub fn wait_for(&mut self, needle: &str, wait: Duration) -> Option<Line> {
+        let until = Instant::now() + wait;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            let l = self.next_line(left)?;
+            if l.text.contains(needle) {
+                return Some(l);
+            }
         }
     }
 
@@ -451,7 +475,7 @@ impl Running {
     /// Collect the rest of the output and wait for QEMU to exit (killing it
     /// at the deadline).
     pub fn finish(mut self) -> Transcript {
-        let mut lines = Vec::new();
+        let mut lines = std::mem::take(&mut self.seen);
         let mut timed_out = false;
         // Output until EOF or deadline.
         loop {

@@ -208,6 +208,17 @@ pub fn render(b: &Built) -> String {
             c.what
         );
     }
+    for mr in &b.system.mrs {
+        if let Some(pf) = &mr.prefill {
+            let _ = writeln!(
+                o,
+                "  memory_region '{}' is prefilled from \"{}\" ({:#x} bytes)",
+                mr.name,
+                pf.path,
+                pf.data.len()
+            );
+        }
+    }
     for (mr, &p) in b.system.mrs.iter().zip(&b.mr_paddr) {
         if mr.phys_addr.is_some() {
             let _ = writeln!(

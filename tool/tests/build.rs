@@ -148,6 +148,11 @@ fn builds_hello_and_image_round_trips() {
     assert_eq!(word(2), server_maps[4].paddr, "region_paddr");
     assert_eq!(word(3), 0x3f8, "setvar_addr");
     assert_eq!(word(4), 0x1111_0004, "untouched");
+    assert_eq!(word(5), 3, "child setvar_id in the parent");
+    // The runtime's name buffer holds the PD's name, NUL-padded.
+    let name = &bytes[0x80..0xc0];
+    assert_eq!(&name[..7], b"server\0");
+    assert!(name[7..].iter().all(|&b| b == 0));
     // Client's var0 got its channel id.
     let cdata = spec.pds[2]
         .maps
@@ -210,4 +215,28 @@ fn search_path_finds_program_images() {
     let mut o = f.opts();
     o.search_paths.push(sub);
     mantle::build(&f.path("test.system"), &o).unwrap();
+}
+
+#[test]
+fn kernel_and_program_errors_are_reported_together() {
+    let f = Fixture::new(
+        r#"<system><protection_domain name="a"><program_image path="missing.elf"/></protection_domain></system>"#,
+    );
+    let mut o = f.opts();
+    o.kernel = f.path("no-kernel");
+    let e = mantle::build(&f.path("test.system"), &o).unwrap_err();
+    assert_eq!(e.errors().count(), 2, "{e}");
+    let text = e.to_string();
+    assert!(text.contains("cannot read the kernel"), "{text}");
+    assert!(text.contains("missing.elf"), "{text}");
+}
+
+#[test]
+fn writable_executable_map_is_a_warning() {
+    let f = Fixture::new(
+        r#"<system><memory_region name="m" size="0x1000"/><protection_domain name="a"><program_image path="pd.elf"/><map mr="m" vaddr="0x1000000" perms="rwx"/></protection_domain></system>"#,
+    );
+    let b = f.build().unwrap();
+    assert_eq!(b.warnings.len(), 1);
+    assert!(b.warnings[0].message.contains("writable and executable"));
 }

@@ -73,6 +73,7 @@ fn cases() -> Vec<Case> {
         c("wrong machine", pd(""), Some({ let mut e = pd_elf(); e[18] = 183; e }), "ELF machine is 183, not x86_64", 2, 29),
         c("shared object", pd(""), Some({ let mut e = pd_elf(); e[16] = 3; e }), "ELF type is 3, not an executable (ET_EXEC)", 2, 29),
         c("no loadable segments", pd(""), Some(elf(0x200000, &[], &[])), "no loadable (PT_LOAD) segments", 2, 29),
+        c("dynamically linked", pd(""), Some({ let mut i = seg(0x200100, PF_R, b"/lib/ld.so\0".to_vec(), 11); i.p_type = 3; elf(0x200000, &[seg(0x200000, PF_R | PF_X, text(), 16), i], &[]) }), "dynamically linked (it has PT_INTERP)", 2, 29),
         c("W+X segment", pd(""), Some(elf(0x200000, &[seg(0x200000, PF_R | PF_W | PF_X, text(), 16)], &[])), "is both writable and executable; W^X", 2, 29),
         c("overlapping segments", pd(""), Some(elf(0x200000, &[seg(0x200000, PF_R | PF_X, text(), 0x2000), seg(0x201000, PF_R, text(), 16)], &[])), "overlaps the previous segment", 2, 29),
         c("segments share a page", pd(""), Some(elf(0x200000, &[seg(0x200000, PF_R | PF_X, text(), 16), seg(0x200800, PF_R | PF_W, text(), 16)], &[])), "(rw) shares a page with the previous segment (rx)", 2, 29),

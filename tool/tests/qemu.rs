@@ -37,3 +37,73 @@ fn image_boots_and_exit_status_maps_back() {
     assert_eq!(t.outcome, Outcome::Guest(3), "stderr: {}", t.stderr);
     assert_eq!(t.outcome.exit_code(), 3);
 }
+
+const ONE_PD: &str = r#"<system><protection_domain name="a"><program_image path="pd.elf"/></protection_domain></system>"#;
+
+#[test]
+fn timeout_kills_qemu_and_lines_are_timestamped() {
+    if !have_qemu() {
+        return;
+    }
+    let f = Fixture::new(ONE_PD);
+    f.write("kernel.elf", &spinning_kernel_elf());
+    let img = f.path("spin.img");
+    std::fs::write(&img, f.build().unwrap().image).unwrap();
+    let start = std::time::Instant::now();
+    let mut run = Command::new(&img)
+        .accel(Accel::Tcg)
+        .timeout(Duration::from_secs(3))
+        .spawn()
+        .unwrap();
+    let line = run.next_line(Duration::from_secs(3)).expect("a line");
+    assert_eq!(line.text, "hi");
+    assert!(line.at < Duration::from_secs(3));
+    assert!(run
+        .wait_for("never printed", Duration::from_millis(200))
+        .is_none());
+    let t = run.finish();
+    assert_eq!(
+        t.lines.len(),
+        1,
+        "lines seen by next_line stay in the transcript"
+    );
+    assert_eq!(t.outcome, Outcome::Timeout);
+    assert_eq!(t.outcome.exit_code(), 124);
+    assert!(start.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn mantle_run_exits_with_the_guest_status() {
+    if !have_qemu() {
+        return;
+    }
+    let f = Fixture::new(ONE_PD);
+    f.write("kernel.elf", &exiting_kernel_elf(5));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mantle"))
+        .args(["run", "--accel", "tcg", "--timeout", "20", "--kernel"])
+        .arg(f.path("kernel.elf"))
+        .arg(f.path("test.system"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(err.contains("mantle: accelerator: tcg"), "{err}");
+    assert!(err.contains("the guest exited with status 5"), "{err}");
+}
+
+#[test]
+fn a_qemu_failure_is_not_guest_status_0() {
+    if !have_qemu() {
+        return;
+    }
+    let f = Fixture::new(ONE_PD);
+    f.write("bad.img", b"not an image");
+    let t = Command::new(f.path("bad.img"))
+        .accel(Accel::Tcg)
+        .timeout(Duration::from_secs(20))
+        .run_captured()
+        .unwrap();
+    assert_eq!(t.outcome, Outcome::Qemu(1), "{}", t.stderr);
+    assert_ne!(t.outcome.exit_code(), 0);
+}

@@ -23,7 +23,8 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   run EXAMPLE [--accel tcg|kvm]   build and boot examples/EXAMPLE (e.g. hello)
-  test [--no-lint] [--only NAME]  run every test (lints, host tests, QEMU system tests)
+  test [--no-lint] [--no-host] [--only NAME]
+                                  run every test (lints, host tests, QEMU system tests)
   bench ipc                       IPC and boot benchmark, beside the Linux guest
   build                           build the kernel, the tool and every PD
   setup                           install what is missing (QEMU, the x86_64-unknown-none target)";

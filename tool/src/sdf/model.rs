@@ -109,6 +109,8 @@ pub struct Map {
     pub setvar_vaddr: Option<String>,
     /// Symbol to receive the size.
     pub setvar_size: Option<String>,
+    /// Symbol to receive the size of the region's prefill file.
+    pub setvar_prefill_size: Option<String>,
     /// Position of the element.
     pub pos: Pos,
     /// Positions of its attributes.
@@ -202,6 +204,8 @@ pub struct MemoryRegion {
     pub page_size: u64,
     /// Fixed physical address.
     pub phys_addr: Option<u64>,
+    /// Initial contents from a file (`prefill_path`).
+    pub prefill: Option<Prefill>,
     /// Position of the element.
     pub pos: Pos,
     /// Positions of its attributes.
@@ -234,4 +238,13 @@ pub struct End {
     pub pos: Pos,
     /// Positions of its attributes.
     pub attrs: AttrPos,
+}
+
+/// A region's initial contents (`prefill_path`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Prefill {
+    /// The path as written (relative to the SDF's folder or a search path).
+    pub path: String,
+    /// The file's bytes, once read ([`crate::sdf::resolve_prefills`]).
+    pub data: Vec<u8>,
 }

@@ -2,52 +2,16 @@
 //! ranges. Cross-element rules live in [`super::validate`].
 
 use super::model::*;
-use crate::diag::{Diags, Pos};
+use crate::diag::{did_you_mean, Diags, Pos};
 use mantle_abi::bootdesc::{PERM_R, PERM_W, PERM_X};
 use mantle_abi::layout::{LARGE_PAGE_SIZE, PAGE_SIZE};
 use mantle_abi::limits::*;
 use roxmltree::{Document, Node, NodeType};
 
+pub use super::number::{parse_number, NumberError};
+
 /// Most XML nodes accepted (bounds memory on hostile input).
 const NODES_LIMIT: u32 = 1_000_000;
-
-/// Parse a number as Microkit does: decimal, or hexadecimal after `0x`;
-/// `_` separators are allowed anywhere after the first digit.
-pub fn parse_number(text: &str) -> Result<u64, NumberError> {
-    let (digits, radix) = match text.strip_prefix("0x") {
-        Some(rest) => (rest, 16),
-        None => (text, 10),
-    };
-    if digits.is_empty() || digits.starts_with('_') {
-        return Err(NumberError::Malformed);
-    }
-    let mut value: u64 = 0;
-    let mut any = false;
-    for c in digits.chars() {
-        if c == '_' {
-            continue;
-        }
-        let d = c.to_digit(radix).ok_or(NumberError::Malformed)?;
-        value = value
-            .checked_mul(radix as u64)
-            .and_then(|v| v.checked_add(d as u64))
-            .ok_or(NumberError::TooLarge)?;
-        any = true;
-    }
-    if !any {
-        return Err(NumberError::Malformed);
-    }
-    Ok(value)
-}
-
-/// Why [`parse_number`] failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NumberError {
-    /// Not a number.
-    Malformed,
-    /// More than 64 bits.
-    TooLarge,
-}
 
 /// How to print the bounds of a range in messages.
 #[derive(Clone, Copy)]
@@ -133,7 +97,7 @@ const CHILD_PD_ATTRS: &[&str] = &[
     "id",
     "setvar_id",
 ];
-const MR_ATTRS: &[&str] = &["name", "size", "page_size", "phys_addr"];
+const MR_ATTRS: &[&str] = &["name", "size", "page_size", "phys_addr", "prefill_path"];
 const MAP_ATTRS: &[&str] = &[
     "mr",
     "vaddr",
@@ -141,6 +105,7 @@ const MAP_ATTRS: &[&str] = &[
     "cached",
     "setvar_vaddr",
     "setvar_size",
+    "setvar_prefill_size",
 ];
 const IRQ_ATTRS: &[&str] = &[
     "id",
@@ -231,11 +196,19 @@ impl<'a, 'i> Parser<'a, 'i> {
                         apos,
                         format!("attribute '{}' on {tag} is not supported: {why}", a.name()),
                     ),
+                    None if allowed.is_empty() => self.d.error(
+                        apos,
+                        format!(
+                            "unknown attribute '{}' on {tag}; {tag} takes no attributes",
+                            a.name()
+                        ),
+                    ),
                     None => self.d.error(
                         apos,
                         format!(
-                            "unknown attribute '{}' on {tag}; allowed: {}",
+                            "unknown attribute '{}' on {tag}{}; allowed: {}",
                             a.name(),
+                            did_you_mean(a.name(), allowed.iter().copied()),
                             allowed.join(", ")
                         ),
                     ),
@@ -297,14 +270,17 @@ impl<'a, 'i> Parser<'a, 'i> {
                 None
             }
             Err(NumberError::TooLarge) => {
+                let allowed = if hi == u64::MAX {
+                    String::new()
+                } else {
+                    format!("; allowed: {}..={}", show(lo, f), show(hi, f))
+                };
                 self.d.error(
                     at,
                     format!(
-                        "{name} {} of {} is too large (more than 64 bits); allowed: {}..={}",
+                        "{name} {} of {} is too large (more than 64 bits){allowed}",
                         quote(text),
                         e.ctx,
-                        show(lo, f),
-                        show(hi, f)
                     ),
                 );
                 None
@@ -416,7 +392,8 @@ impl<'a, 'i> Parser<'a, 'i> {
                             None => self.d.error(
                                 pos,
                                 format!(
-                                    "unknown element '{name}' inside {tag}; allowed: {}",
+                                    "unknown element '{name}' inside {tag}{}; allowed: {}",
+                                    did_you_mean(name, allowed.iter().copied()),
                                     allowed.join(", ")
                                 ),
                             ),
@@ -492,8 +469,13 @@ impl<'a, 'i> Parser<'a, 'i> {
         let period = self.num(&e, "period", 1, MAX_BUDGET_US, Fmt::Dec);
         if let Some(period) = period {
             if budget > period {
+                let at = if e.attrs.has("budget") {
+                    e.attrs.get("budget", e.pos)
+                } else {
+                    e.attrs.get("period", e.pos)
+                };
                 self.d.error(
-                    e.attrs.get("budget", e.pos),
+                    at,
                     format!(
                         "budget {budget} of {} is greater than its period {period}; the budget must be at most the period",
                         e.ctx
@@ -515,16 +497,18 @@ impl<'a, 'i> Parser<'a, 'i> {
             );
         }
         if let Some(text) = e.node.attribute("cpu") {
-            if let Some(cpu) = self.num(&e, "cpu", 0, u64::MAX, Fmt::Dec) {
-                if cpu != 0 {
-                    self.d.error(
-                        e.attrs.get("cpu", e.pos),
-                        format!(
-                            "cpu {} of {} is not supported yet: Mantle runs on one CPU; allowed: 0",
-                            quote(text),
-                            e.ctx
-                        ),
-                    );
+            match parse_number(text) {
+                Ok(0) => {}
+                Ok(_) | Err(NumberError::TooLarge) => self.d.error(
+                    e.attrs.get("cpu", e.pos),
+                    format!(
+                        "cpu {} of {} is not supported yet: Mantle runs on one CPU; allowed: 0",
+                        quote(text),
+                        e.ctx
+                    ),
+                ),
+                Err(NumberError::Malformed) => {
+                    self.num(&e, "cpu", 0, 0, Fmt::Dec);
                 }
             }
         }
@@ -690,11 +674,22 @@ impl<'a, 'i> Parser<'a, 'i> {
                 ),
             );
         }
+        if ok && perms & PERM_W != 0 && perms & PERM_X != 0 {
+            self.d.warn(
+                perms_at,
+                format!(
+                    "perms {} of {} is writable and executable; prefer \"rw\" or \"rx\" (W^X)",
+                    quote(&perms_text),
+                    e.ctx
+                ),
+            );
+        }
         // x86 cannot express execute-only pages: "x" maps as "rx".
         perms |= PERM_R;
         let cached = self.boolean(&e, "cached", true);
         let setvar_vaddr = self.symbol_attr(&e, "setvar_vaddr");
         let setvar_size = self.symbol_attr(&e, "setvar_size");
+        let setvar_prefill_size = self.symbol_attr(&e, "setvar_prefill_size");
         Some(Map {
             mr: mr?,
             vaddr: vaddr?,
@@ -703,6 +698,7 @@ impl<'a, 'i> Parser<'a, 'i> {
             cached,
             setvar_vaddr,
             setvar_size,
+            setvar_prefill_size,
             pos: e.pos,
             attrs: e.attrs,
         })
@@ -930,8 +926,46 @@ impl<'a, 'i> Parser<'a, 'i> {
                 }
             },
         };
-        let size = self.req_num(&e, "size", 0, u64::MAX, Fmt::Hex);
+        let prefill = match e.node.attribute("prefill_path") {
+            Some("") => {
+                self.d.error(
+                    e.attrs.get("prefill_path", e.pos),
+                    format!("prefill_path of {} is empty; expected a file name", e.ctx),
+                );
+                None
+            }
+            Some(path) => Some(Prefill {
+                path: path.to_string(),
+                data: Vec::new(),
+            }),
+            None => None,
+        };
+        // With a prefill file the size may be left out: it is then the
+        // file's size rounded up to the page size.
+        let size = if prefill.is_some() {
+            self.num(&e, "size", 0, u64::MAX, Fmt::Hex)
+        } else {
+            if e.node.attribute("size").is_none() {
+                self.d.error(
+                    e.pos,
+                    format!(
+                        "{} is missing required attribute 'size' (it may be left out only with prefill_path)",
+                        e.ctx
+                    ),
+                );
+            }
+            self.num(&e, "size", 0, u64::MAX, Fmt::Hex)
+        };
         let phys = self.num(&e, "phys_addr", 0, u64::MAX, Fmt::Hex);
+        if prefill.is_some() && phys.is_some() {
+            self.d.error(
+                e.attrs.get("prefill_path", e.pos),
+                format!(
+                    "{} has both phys_addr and prefill_path; only regions the tool places in RAM can be prefilled",
+                    e.ctx
+                ),
+            );
+        }
         if let (Some(size), Some(ps)) = (size, page_size) {
             if size == 0 {
                 self.d.error(
@@ -970,11 +1004,18 @@ impl<'a, 'i> Parser<'a, 'i> {
                 }
             }
         }
+        let size = match (size, &prefill) {
+            (Some(size), _) => size,
+            // Set from the file by `resolve_prefills`.
+            (None, Some(_)) if !e.attrs.has("size") => 0,
+            _ => return None,
+        };
         Some(MemoryRegion {
             name,
-            size: size?,
+            size,
             page_size: page_size?,
             phys_addr: phys,
+            prefill,
             pos: e.pos,
             attrs: e.attrs,
         })
@@ -1036,12 +1077,11 @@ fn unsupported_attr(tag: &str, attr: &str) -> Option<&'static str> {
         ("protection_domain", "setvar_id") => {
             "'setvar_id' is only allowed on a child protection_domain (one nested inside another)"
         }
-        ("map", "setvar_prefill_size") => "prefilled memory regions are not supported yet",
         ("protection_domain", "id") => {
             "'id' is only allowed on a child protection_domain (one nested inside another)"
         }
-        ("memory_region", "prefill_path") | ("memory_region", "prefill_bootinfo") => {
-            "prefilled memory regions are not supported yet"
+        ("memory_region", "prefill_bootinfo") => {
+            "boot-information prefill is not supported (Mantle has no seL4 boot information)"
         }
         ("irq", "irq") => {
             "this is the ARM/RISC-V form of <irq>; on x86 use the IOAPIC form (id, pin, vector, trigger, polarity) or the MSI form (id, pcidev, handle, vector)"
@@ -1054,6 +1094,7 @@ fn unsupported_attr(tag: &str, attr: &str) -> Option<&'static str> {
 fn unsupported_element(parent: &str, tag: &str) -> Option<&'static str> {
     Some(match (parent, tag) {
         ("protection_domain", "virtual_machine") => "virtual machines are not supported yet",
+        ("protection_domain", "cspace") => "capability mappings (cspace) are not supported yet",
         ("system", "domains") => "domain scheduling is not supported yet",
         ("system", "io_address_space") => "IOMMU address spaces are not supported yet",
         ("system", "virtual_machine") => {
@@ -1068,24 +1109,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numbers() {
-        assert_eq!(parse_number("0"), Ok(0));
-        assert_eq!(parse_number("1_000"), Ok(1000));
-        assert_eq!(parse_number("0x1_000"), Ok(0x1000));
-        assert_eq!(parse_number("0xFFff"), Ok(0xffff));
-        assert_eq!(parse_number("18446744073709551615"), Ok(u64::MAX));
+    fn line_index_counts_characters() {
+        let text = "ab\nçd\n\nx";
+        let li = LineIndex::new(text);
+        assert_eq!(li.pos(0), Pos::new(1, 1));
+        assert_eq!(li.pos(2), Pos::new(1, 3));
+        assert_eq!(li.pos(3), Pos::new(2, 1));
+        assert_eq!(li.pos(5), Pos::new(2, 2)); // after the two-byte 'ç'
+        assert_eq!(li.pos(7), Pos::new(3, 1));
+        assert_eq!(li.pos(8), Pos::new(4, 1));
+        assert_eq!(li.pos(9), Pos::new(4, 2));
+        assert_eq!(li.pos(100), Pos::new(4, 2));
+    }
+
+    #[test]
+    fn messages_lose_roxmltree_positions() {
         assert_eq!(
-            parse_number("18446744073709551616"),
-            Err(NumberError::TooLarge)
+            strip_pos("unexpected end of stream at 3:4"),
+            "unexpected end of stream"
         );
-        assert_eq!(
-            parse_number("0x1_0000_0000_0000_0000"),
-            Err(NumberError::TooLarge)
-        );
-        for bad in [
-            "", "0x", "_1", "0x_", "-1", "+1", " 1", "1 ", "1.0", "0X10", "abc", "0x_1g", "１",
-        ] {
-            assert_eq!(parse_number(bad), Err(NumberError::Malformed), "{bad:?}");
-        }
+        assert_eq!(strip_pos("no position"), "no position");
     }
 }

@@ -1,9 +1,9 @@
 //! Cross-element rules of a parsed [`System`]: names, id spaces, channels,
 //! maps, memory regions, IRQs and I/O ports. Everything here needs only the
-//! SDF; checks that need the program images are in [`crate::build`].
+//! SDF; checks that need the program images are in [`mod@crate::build`].
 
 use super::model::*;
-use crate::diag::{Diags, Pos};
+use crate::diag::{did_you_mean, Diags, Pos};
 use mantle_abi::layout::{map_limit, BOOTDESC_PHYS, KERNEL_PHYS_BASE, PD_MEMORY_PHYS, USER_TOP};
 use mantle_abi::limits::*;
 use std::collections::HashMap;
@@ -31,8 +31,8 @@ pub fn validate(sys: &System, d: &mut Diags) {
         );
     }
     names(sys, d);
-    for (i, pd) in sys.pds.iter().enumerate() {
-        pd_checks(sys, i, pd, d);
+    for pd in &sys.pds {
+        pd_checks(sys, pd, d);
     }
     channels(sys, d);
     ids(sys, d);
@@ -95,7 +95,7 @@ fn names(sys: &System, d: &mut Diags) {
     }
 }
 
-fn pd_checks(sys: &System, _index: usize, pd: &Pd, d: &mut Diags) {
+fn pd_checks(sys: &System, pd: &Pd, d: &mut Diags) {
     let limit = map_limit(pd.stack_size);
     // Maps: known MR, alignment, range, overlap.
     let mut ranges: Vec<(u64, u64, &Map)> = Vec::new();
@@ -105,9 +105,10 @@ fn pd_checks(sys: &System, _index: usize, pd: &Pd, d: &mut Diags) {
             d.error(
                 m.attrs.get("mr", m.pos),
                 format!(
-                    "map in protection_domain '{}' names unknown memory_region '{}'; defined: {}",
+                    "map in protection_domain '{}' names unknown memory_region '{}'{}; defined: {}",
                     pd.name,
                     m.mr,
+                    did_you_mean(&m.mr, known.iter().copied()),
                     if known.is_empty() {
                         "none".to_string()
                     } else {
@@ -194,7 +195,11 @@ fn channels(sys: &System, d: &mut Diags) {
                 Some(i) => idx.push(i),
                 None => d.error(
                     e.attrs.get("pd", e.pos),
-                    format!("channel end names unknown protection_domain '{}'", e.pd),
+                    format!(
+                        "channel end names unknown protection_domain '{}'{}",
+                        e.pd,
+                        did_you_mean(&e.pd, sys.pds.iter().map(|p| p.name.as_str()))
+                    ),
                 ),
             }
         }
@@ -433,8 +438,11 @@ fn setvars(sys: &System, d: &mut Diags) {
                 d.error(
                     s.attrs.get("region_paddr", s.pos),
                     format!(
-                        "setvar '{}' in protection_domain '{}' names unknown memory_region '{}'",
-                        s.symbol, pd.name, s.region_paddr
+                        "setvar '{}' in protection_domain '{}' names unknown memory_region '{}'{}",
+                        s.symbol,
+                        pd.name,
+                        s.region_paddr,
+                        did_you_mean(&s.region_paddr, sys.mrs.iter().map(|m| m.name.as_str()))
                     ),
                 );
             }
@@ -447,6 +455,23 @@ fn setvars(sys: &System, d: &mut Diags) {
             }
             if let Some(s) = &m.setvar_size {
                 add(d, i, s, m.attrs.get("setvar_size", m.pos));
+            }
+            if let Some(s) = &m.setvar_prefill_size {
+                let at = m.attrs.get("setvar_prefill_size", m.pos);
+                add(d, i, s, at);
+                if sys
+                    .mrs
+                    .iter()
+                    .any(|r| r.name == m.mr && r.prefill.is_none())
+                {
+                    d.error(
+                        at,
+                        format!(
+                            "setvar_prefill_size of map of '{}' in protection_domain '{}': memory_region '{}' has no prefill_path",
+                            m.mr, pd.name, m.mr
+                        ),
+                    );
+                }
             }
         }
         for s in &pd.setvars {

@@ -130,6 +130,7 @@ pub fn pd_elf() -> Vec<u8> {
             ("dup".to_string(), 0x201000, 8),
             ("dup".to_string(), 0x201008, 8),
             ("in_bss".to_string(), 0x201100, 8),
+            ("__mantle_pd_name".to_string(), 0x201080, 64),
         ])
         .collect();
     let syms_ref: Vec<(&str, u64, u64)> =
@@ -204,13 +205,27 @@ impl Fixture {
 /// A kernel whose PVH entry writes `status` to isa-debug-exit (32-bit code:
 /// `mov al, status; out 0xf4, al; hlt`).
 pub fn exiting_kernel_elf(status: u8) -> Vec<u8> {
+    kernel_with_code(vec![0xb0, status, 0xe6, 0xf4, 0xf4, 0xeb, 0xfd])
+}
+
+/// A kernel that prints "hi\n" on COM1, then spins forever.
+pub fn spinning_kernel_elf() -> Vec<u8> {
+    let mut code = Vec::new();
+    for b in *b"hi\n" {
+        // mov dx, 0x3f8; mov al, b; out dx, al
+        code.extend_from_slice(&[0x66, 0xba, 0xf8, 0x03, 0xb0, b, 0xee]);
+    }
+    code.extend_from_slice(&[0xeb, 0xfe]); // jmp $
+    kernel_with_code(code)
+}
+
+fn kernel_with_code(code: Vec<u8>) -> Vec<u8> {
     let mut note = Vec::new();
     note.extend_from_slice(&4u32.to_le_bytes());
     note.extend_from_slice(&8u32.to_le_bytes());
     note.extend_from_slice(&18u32.to_le_bytes());
     note.extend_from_slice(b"Xen\0");
     note.extend_from_slice(&0x100000u64.to_le_bytes());
-    let code = vec![0xb0, status, 0xe6, 0xf4, 0xf4, 0xeb, 0xfd];
     let mut load = seg(0xffff_ffff_8010_0000, PF_R | PF_X, code, 0x1000);
     load.paddr = 0x100000;
     let mut n = seg(0xffff_ffff_8010_0100, PF_R, note, 20);

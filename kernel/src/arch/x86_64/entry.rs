@@ -62,13 +62,11 @@ impl UserRegs {
 
 /// Top of the current PD's register frame, read by the SYSCALL stub.
 #[no_mangle]
+#[link_section = ".data.hot"]
 pub static CURRENT_FRAME_TOP: AtomicU64 = AtomicU64::new(0);
-/// PML4 to load on the way out to user mode (0: keep the current one).
-/// Only `paging::new_address_space` PML4s are stored here.
-#[no_mangle]
-pub static NEXT_CR3: AtomicU64 = AtomicU64::new(0);
 /// Scratch slot for the user stack pointer during SYSCALL entry.
 #[no_mangle]
+#[link_section = ".data.hot"]
 static SYSCALL_USER_RSP: AtomicU64 = AtomicU64::new(0);
 
 extern "C" {
@@ -76,6 +74,8 @@ extern "C" {
     pub fn trap_stubs();
     /// NMI stub (IST).
     pub fn nmi_entry();
+    /// Debug-exception stub (IST).
+    pub fn debug_entry();
     /// Double-fault stub (IST).
     pub fn double_fault_entry();
     /// SYSCALL entry point (LSTAR).
@@ -138,6 +138,7 @@ trap_stubs:
     .set vec, vec + 1
     .endr
 
+    .section .text.hot, "ax"
 trap_common:
     testb $3, 24(%rsp)
     jz kernel_trap
@@ -165,12 +166,7 @@ syscall_entry:
 resume:
     testq %rax, %rax
     jz idle
-    movq NEXT_CR3(%rip), %rcx
-    testq %rcx, %rcx
-    jz 3f
-    movq %rcx, %cr3
-    movq $0, NEXT_CR3(%rip)
-3:  movq %rax, %rsp
+    movq %rax, %rsp
     cmpq ${syscall_mark}, 120(%rsp)
     jne 1f
     movabsq ${user_top}, %rcx
@@ -212,6 +208,23 @@ kernel_trap:
     .globl nmi_entry
 nmi_entry:
     iretq
+
+    /* #DB arrives on its own IST stack. From ring 0 it can only be a
+       single-step trap left over from user mode at the SYSCALL entry:
+       ignore it. From user mode, move the frame into the TCB and handle it
+       like any other trap. */
+    .globl debug_entry
+debug_entry:
+    testb $3, 8(%rsp)
+    jnz 4f
+    iretq
+4:  pushq $0
+    pushq $1
+    PUSH_GPRS
+    movq %rsp, %rdi
+    leaq kernel_stack_top(%rip), %rsp
+    callq handle_user_debug
+    jmp resume
 
     .globl double_fault_entry
 double_fault_entry:

@@ -30,6 +30,9 @@ const TSS_SEL: u16 = 0x28;
 pub const IST_DOUBLE_FAULT: u8 = 1;
 /// IST slot used for NMIs.
 pub const IST_NMI: u8 = 2;
+/// IST slot used for debug exceptions (#DB can hit the first instruction
+/// of the SYSCALL entry, while RSP is still the user's).
+pub const IST_DEBUG: u8 = 3;
 
 #[repr(C, packed(4))]
 struct Tss {
@@ -45,6 +48,7 @@ struct Tss {
 #[repr(C, align(16))]
 struct IstStack([u8; 8192]);
 
+#[link_section = ".data.hot"]
 static TSS: Global<Tss> = Global::new(Tss {
     _reserved0: 0,
     rsp: [0; 3],
@@ -56,7 +60,7 @@ static TSS: Global<Tss> = Global::new(Tss {
     iomap_base: size_of::<Tss>() as u16,
 });
 static GDT: Global<[u64; 7]> = Global::new([0; 7]);
-static IST_STACKS: Global<[IstStack; 2]> = Global::new([IstStack([0; 8192]), IstStack([0; 8192])]);
+static IST_STACKS: Global<[IstStack; 3]> = Global::new([const { IstStack([0; 8192]) }; 3]);
 
 /// Operand of `lgdt`/`lidt`.
 #[repr(C, packed)]
@@ -76,7 +80,15 @@ pub fn init() {
     // SAFETY: boot runs once on one CPU before anything else uses the GDT
     // or TSS; the descriptors below are the architectural encodings.
     unsafe {
-        addr_of_mut!((*tss).ist).write_unaligned([stacks + 8192, stacks + 2 * 8192, 0, 0, 0, 0, 0]);
+        addr_of_mut!((*tss).ist).write_unaligned([
+            stacks + 8192,
+            stacks + 2 * 8192,
+            stacks + 3 * 8192,
+            0,
+            0,
+            0,
+            0,
+        ]);
         let gdt = &mut *GDT.as_ptr();
         gdt[1] = 0x00AF_9A00_0000_FFFF; // kernel code, 64-bit
         gdt[2] = 0x00CF_9200_0000_FFFF; // kernel data

@@ -2,8 +2,8 @@
 
 use core::arch::asm;
 
-use super::entry::{double_fault_entry, nmi_entry, trap_stubs};
-use super::gdt::{DescriptorPointer, IST_DOUBLE_FAULT, IST_NMI, KERNEL_CS};
+use super::entry::{debug_entry, double_fault_entry, nmi_entry, trap_stubs};
+use super::gdt::{DescriptorPointer, IST_DEBUG, IST_DOUBLE_FAULT, IST_NMI, KERNEL_CS};
 use crate::global::Global;
 
 /// Interrupt gate, present, DPL 0.
@@ -38,6 +38,7 @@ pub fn init() {
             };
             *entry = gate(base + 16 * vector as u64, 0, attr);
         }
+        idt[1] = gate(debug_entry as *const () as u64, IST_DEBUG, GATE_KERNEL);
         idt[2] = gate(nmi_entry as *const () as u64, IST_NMI, GATE_KERNEL);
         idt[8] = gate(
             double_fault_entry as *const () as u64,

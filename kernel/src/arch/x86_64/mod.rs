@@ -13,7 +13,9 @@ pub mod paging;
 pub mod serial;
 
 pub use cpu::{exit, rdtsc};
-pub use entry::UserRegs;
+pub use entry::{resume_from_kernel, UserRegs};
+pub use hpet::Calibration as ClockRates;
+pub use lapic::TIMER_VECTOR;
 
 use cpu::{cpuid, rdmsr, read_cr0, read_cr4, write_cr0, write_cr4, wrmsr};
 
@@ -40,7 +42,7 @@ const RFLAGS_NT: u64 = 1 << 14;
 const RFLAGS_AC: u64 = 1 << 18;
 
 /// RFLAGS of a PD that starts running: interrupts on, reserved bit 1 set.
-pub const USER_RFLAGS: u64 = RFLAGS_IF | 2;
+const USER_RFLAGS: u64 = RFLAGS_IF | 2;
 
 /// CPU features the kernel turned on.
 #[derive(Clone, Copy, Debug, Default)]
@@ -100,6 +102,105 @@ pub fn phys_addr_bits() -> u32 {
     }
 }
 
+/// Set up the kernel console (COM1).
+pub fn console_init() {
+    serial::init();
+}
+
+/// Set up the interrupt controllers (8259 off, LAPIC on, every IOAPIC pin
+/// masked) and measure the clocks. `None` if there is no usable HPET.
+pub fn init_interrupts() -> Option<ClockRates> {
+    ioapic::disable_pic();
+    lapic::init();
+    ioapic::init();
+    hpet::calibrate()
+}
+
+/// Physical ranges of the devices the kernel owns (LAPIC, IOAPIC): no PD
+/// may map them.
+pub fn kernel_device_ranges() -> [(u64, u64); 2] {
+    [
+        (lapic::LAPIC_PHYS, lapic::LAPIC_PHYS + 0x1000),
+        (ioapic::IOAPIC_PHYS, ioapic::IOAPIC_PHYS + 0x1000),
+    ]
+}
+
+/// Route IOAPIC `pin` to user vector `vector` on this CPU, unmasked.
+/// Returns false if the pin does not exist.
+pub fn irq_pin_route(pin: u8, vector: u8, level: bool, active_low: bool) -> bool {
+    if pin >= ioapic::pin_count() {
+        return false;
+    }
+    let cpu_vector = mantle_abi::layout::USER_VECTOR_BASE + vector;
+    ioapic::route(pin, cpu_vector, level, active_low, lapic::id());
+    true
+}
+
+/// Mask or unmask IOAPIC `pin`.
+pub fn irq_pin_set_masked(pin: u8, masked: bool) {
+    ioapic::set_masked(pin, masked);
+}
+
+/// Acknowledge the interrupt being handled at the LAPIC.
+#[inline]
+pub fn end_of_interrupt() {
+    lapic::eoi();
+}
+
+/// Whether `vector` is spurious (needs no handling and no EOI).
+pub fn is_spurious(vector: u8) -> bool {
+    vector == lapic::SPURIOUS_VECTOR || vector >= ioapic::PIC_VECTOR_BASE
+}
+
+/// The address of the last page fault.
+pub fn fault_address() -> u64 {
+    cpu::read_cr2()
+}
+
+/// Registers of a PD entering user mode at `ip` with an empty stack below
+/// `stack_top` (16-byte aligned): `rsp` is 8 below it, as after a call.
+pub fn user_entry_regs(ip: u64, stack_top: u64) -> UserRegs {
+    UserRegs {
+        rip: ip,
+        rsp: stack_top - 8,
+        cs: gdt::USER_CS,
+        ss: gdt::USER_DS,
+        rflags: USER_RFLAGS,
+        vector: entry::SYSCALL_MARK,
+        ..UserRegs::default()
+    }
+}
+
+/// Read `width` (1, 2 or 4) bytes from I/O port `port`.
+///
+/// # Safety
+/// The caller must be entitled to the port (a PD's checked grant).
+pub unsafe fn port_in(port: u16, width: u64) -> u64 {
+    // SAFETY: see `# Safety`.
+    unsafe {
+        match width {
+            1 => cpu::inb(port) as u64,
+            2 => cpu::inw(port) as u64,
+            _ => cpu::inl(port) as u64,
+        }
+    }
+}
+
+/// Write the low `width` (1, 2 or 4) bytes of `value` to I/O port `port`.
+///
+/// # Safety
+/// As [`port_in`].
+pub unsafe fn port_out(port: u16, width: u64, value: u64) {
+    // SAFETY: see `# Safety`.
+    unsafe {
+        match width {
+            1 => cpu::outb(port, value as u8),
+            2 => cpu::outw(port, value as u16),
+            _ => cpu::outl(port, value as u32),
+        }
+    }
+}
+
 /// Write one byte to the kernel console (COM1).
 pub fn console_write_byte(b: u8) {
     serial::write_byte(b);
@@ -115,15 +216,13 @@ pub fn timer_stop() {
     lapic::stop();
 }
 
-/// Switch to the address space with PML4 `pml4` (built by
-/// [`paging::new_address_space`]) on the way out of the kernel.
+/// Switch to the address space with PML4 `pml4`.
 ///
-/// The exit path loads CR3 just before returning to user mode: under TCG a
-/// CR3 write flushes all translation caches, so the kernel code still to
-/// run should not pay for refilling them.
-#[inline]
-pub fn switch_address_space_on_exit(pml4: u64) {
-    entry::NEXT_CR3.store(pml4, core::sync::atomic::Ordering::Relaxed);
+/// # Safety
+/// `pml4` must be a PML4 built by [`paging::new_address_space`].
+pub unsafe fn switch_address_space(pml4: u64) {
+    // SAFETY: the PML4 maps the kernel half like the boot tables.
+    unsafe { cpu::write_cr3(pml4) };
 }
 
 /// Entries from user mode save registers below `top` from now on: the CPU

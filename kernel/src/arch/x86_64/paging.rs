@@ -4,7 +4,7 @@
 //! image) is copied from the boot tables into every PD's PML4; those
 //! entries are supervisor-only. PD maps use 4 KiB pages.
 
-use mantle_abi::layout::{PHYSMAP_BASE, PHYSMAP_SIZE};
+use mantle_abi::layout::{PAGE_SIZE, PHYSMAP_BASE, PHYSMAP_SIZE};
 
 use super::cpu::read_cr3;
 
@@ -70,30 +70,26 @@ fn table(paddr: u64) -> *mut u64 {
     phys_to_virt(paddr) as *mut u64
 }
 
-/// A new PML4 sharing the kernel half of the boot page tables.
+/// A new PML4 sharing the kernel half. It is copied from the current
+/// PML4: the boot tables, or any PD's, which all share the same half.
 pub fn new_address_space(frames: &mut impl FrameSource) -> Option<u64> {
     let pml4 = frames.alloc_zeroed()?;
-    let boot = read_cr3() & ADDR_MASK;
+    let current = read_cr3() & ADDR_MASK;
     for i in 256..512 {
         // SAFETY: both tables are 4 KiB frames in the direct map; index < 512.
-        unsafe { table(pml4).add(i).write(table(boot).add(i).read()) };
+        unsafe { table(pml4).add(i).write(table(current).add(i).read()) };
     }
     Some(pml4)
 }
 
-/// Map the 4 KiB page at `vaddr` (a user address) to `paddr` in `pml4`.
-pub fn map_page(
-    frames: &mut impl FrameSource,
-    pml4: u64,
-    vaddr: u64,
-    paddr: u64,
-    flags: PageFlags,
-) -> Result<(), MapError> {
+/// The page table (level 1) covering user address `vaddr`, created with
+/// its parents as needed.
+fn leaf_table(frames: &mut impl FrameSource, pml4: u64, vaddr: u64) -> Result<u64, MapError> {
     let mut tbl = pml4;
     for level in [39u32, 30, 21] {
         let index = ((vaddr >> level) & 511) as usize;
         // SAFETY: `tbl` is a page-table frame in the direct map (the PML4 or
-        // a table this function allocated) and index < 512.
+        // a table allocated here) and index < 512.
         let entry = unsafe { table(tbl).add(index) };
         // SAFETY: as above.
         let value = unsafe { entry.read() };
@@ -106,14 +102,37 @@ pub fn map_page(
             next
         };
     }
-    let index = ((vaddr >> 12) & 511) as usize;
-    // SAFETY: `tbl` is a page table in the direct map and index < 512.
-    let entry = unsafe { table(tbl).add(index) };
-    // SAFETY: as above.
-    if unsafe { entry.read() } & PRESENT != 0 {
-        return Err(MapError::Overlap);
+    Ok(tbl)
+}
+
+/// Map `size` bytes (whole pages) of user addresses from `vaddr` to
+/// physical `paddr` in `pml4`. Any page already mapped is an overlap.
+pub fn map_range(
+    frames: &mut impl FrameSource,
+    pml4: u64,
+    vaddr: u64,
+    paddr: u64,
+    size: u64,
+    flags: PageFlags,
+) -> Result<(), MapError> {
+    let mut leaf = None;
+    for off in (0..size).step_by(PAGE_SIZE as usize) {
+        let va = vaddr + off;
+        let index = ((va >> 12) & 511) as usize;
+        // The leaf table changes only every 2 MiB.
+        let tbl = match leaf {
+            Some(t) if index != 0 => t,
+            _ => leaf_table(frames, pml4, va)?,
+        };
+        leaf = Some(tbl);
+        // SAFETY: `tbl` is a page table in the direct map and index < 512.
+        let entry = unsafe { table(tbl).add(index) };
+        // SAFETY: as above.
+        if unsafe { entry.read() } & PRESENT != 0 {
+            return Err(MapError::Overlap);
+        }
+        // SAFETY: as above.
+        unsafe { entry.write(((paddr + off) & ADDR_MASK) | flags.bits()) };
     }
-    // SAFETY: as above.
-    unsafe { entry.write((paddr & ADDR_MASK) | flags.bits()) };
     Ok(())
 }

@@ -7,8 +7,11 @@
 //!
 //! Grants (see wild_syscalls.system): channel 0 to echo (pp); channel 1 to
 //! echo (notify only); channel 2 to echo (notify only, kept out of the wild
-//! phase for the final check); I/O port 0 = 0xf4 (exit), 1 = 0x80; no IRQs,
-//! no children.
+//! phase for the final check); channel 3 to its child; I/O port 0 = 0xf4
+//! (exit), 1 = 0x80; no IRQs; one child, id 0, of lower priority (so it
+//! never runs during the wild phase, but is stopped, resumed and restarted
+//! at random; `PD_RESTART` of it only ever uses its real entry point or an
+//! invalid address). At the end the child is restarted and must notify.
 //!
 //! Avoided on purpose: `RECV` with an action that succeeds (it would block),
 //! `IOPORT_OUT` on grant 0 (port 0xf4 ends the system), `DEBUG_PUTS` with a
@@ -19,14 +22,17 @@
 use mantle_runtime::abi::layout::{IPC_BUFFER_VADDR, PHYSMAP_BASE, STACK_TOP, USER_TOP};
 use mantle_runtime::abi::syscall::{self as sc, Status};
 use mantle_runtime::{
-    debug_println, mr_get, mr_set, msginfo_new, protection_domain, raw, Channel, Handler,
+    debug_println, mr_get, mr_set, msginfo_new, protection_domain, raw, Channel, Child, Handler,
+    ENTRY_POINT,
 };
 use mantle_test_pds::{echo_transform, finish, XorShift};
 
-const ITERATIONS: u32 = 20_000;
+const ITERATIONS: u32 = 100_000;
 const SEED: u64 = 0x6d61_6e74_6c65_2121;
 const ECHO_PP: Channel = Channel::new(0);
 const FINAL: Channel = Channel::new(2);
+const CHILD_CH: Channel = Channel::new(3);
+const CHILD: Child = Child::new(0);
 const HARMLESS_IOPORT: u64 = 1;
 
 const EXTREMES: [u64; 28] = [
@@ -112,6 +118,9 @@ fn sanitise(n: u64, a: &mut [u64; 4]) {
             _ => {}
         },
         sc::IOPORT_OUT if a[0] == 0 => a[0] = HARMLESS_IOPORT,
+        // Restarting the real child at an arbitrary user address would run
+        // garbage later; use its entry point instead.
+        sc::PD_RESTART if a[0] == 0 && a[1] < USER_TOP => a[1] = ENTRY_POINT,
         _ => {}
     }
 }
@@ -123,10 +132,12 @@ fn allowed(n: u64, a: &[u64; 4], s: Status) -> bool {
         sc::NULL => s == Ok,
         sc::IRQ_ACK => s == InvalidChannel, // no IRQs granted
         sc::RECV => s != Ok,                // every action we issue fails
+        // Child 0 exists: the outcome depends on its state.
+        sc::PD_RESTART | sc::PD_STOP | sc::PD_RESUME if a[0] == 0 => true,
         sc::PD_RESTART => matches!(s, InvalidChild | InvalidAddress),
-        sc::PD_STOP | sc::PD_RESUME => s == InvalidChild, // no children
+        sc::PD_STOP | sc::PD_RESUME => s == InvalidChild,
         sc::NOTIFY => {
-            let granted = a[0] <= 1;
+            let granted = a[0] <= 1 || a[0] == CHILD_CH.index() as u64;
             if granted {
                 s == Ok
             } else {
@@ -154,15 +165,23 @@ fn allowed(n: u64, a: &[u64; 4], s: Status) -> bool {
 
 struct Wild {
     ok: bool,
+    echo_answered: bool,
+    child_answered: bool,
 }
 
 impl Handler for Wild {
     fn notified(&mut self, ch: Channel) {
-        if ch == FINAL {
+        if ch == FINAL && !self.echo_answered {
+            self.echo_answered = true;
             debug_println!("wild_syscalls: echo answered a notification on channel 2");
-            finish("wild_syscalls", self.ok);
+        } else if ch == CHILD_CH && !self.child_answered {
+            self.child_answered = true;
+            debug_println!("wild_syscalls: restarted child notified");
         }
         // Channels 0 and 1: echoes of notifies made during the wild phase.
+        if self.echo_answered && self.child_answered {
+            finish("wild_syscalls", self.ok);
+        }
     }
 }
 
@@ -187,6 +206,9 @@ fn init() -> Wild {
         if (n == sc::IOPORT_IN || n == sc::IOPORT_OUT) && rng.below(2) == 0 {
             a[0] = rng.below(3);
             a[2] = [1, 2, 4, 3, 0][rng.below(5) as usize];
+        }
+        if (sc::PD_RESTART..=sc::PD_RESUME).contains(&n) && rng.below(2) == 0 {
+            a[0] = 0; // the real child
         }
         sanitise(n, &mut a);
         let r = raw::syscall_full(n, a[0], a[1], a[2], a[3]);
@@ -245,7 +267,16 @@ fn init() -> Wild {
         debug_println!("wild_syscalls: FAIL: notify channel 2: {}", e);
         finish("wild_syscalls", false);
     }
-    Wild { ok }
+    // The child runs once this PD waits; it must notify us.
+    if let Err(e) = CHILD.restart(ENTRY_POINT) {
+        debug_println!("wild_syscalls: FAIL: restart child: {}", e);
+        finish("wild_syscalls", false);
+    }
+    Wild {
+        ok,
+        echo_answered: false,
+        child_answered: false,
+    }
 }
 
 protection_domain!(init);
