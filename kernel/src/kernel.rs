@@ -6,6 +6,7 @@
 
 use mantle_abi::limits::MAX_PDS;
 
+use crate::arch::vspace::AddressSpaces;
 use crate::arch::{self, UserRegs};
 use crate::global::Global;
 use crate::irq::IrqTable;
@@ -23,8 +24,6 @@ pub struct Kernel {
     pub fpu_owner: Option<PdId>,
     /// CR0.TS is set.
     pub fpu_trap: bool,
-    /// The loaded CR3.
-    pub cr3: u64,
     /// PDs that have made their first RECV.
     pub initialised: usize,
     /// Run queues and scheduling contexts.
@@ -33,6 +32,8 @@ pub struct Kernel {
     pub irqs: IrqTable,
     /// PD control blocks; `0..count` are in use.
     pub tcbs: [Tcb; MAX_PDS],
+    /// PD address spaces (used only on switches).
+    pub spaces: AddressSpaces,
 }
 
 impl Kernel {
@@ -45,7 +46,7 @@ impl Kernel {
             irqs: IrqTable::new(),
             fpu_owner: None,
             fpu_trap: true,
-            cr3: 0,
+            spaces: AddressSpaces::new(),
             initialised: 0,
         }
     }

@@ -20,9 +20,11 @@
 //!   stack.
 //! - **Static memory.** No heap: tables are sized by `mantle_abi::limits`,
 //!   and page tables come from a bump allocator above the image.
-//! - **Cheap fast paths.** No CR3 write when the address space does not
-//!   change, no clock read or timer write unless the scheduling context
-//!   changes, lazy FPU switching.
+//! - **Cheap fast paths.** Under TCG a CR3 write flushes every translation
+//!   cache, so most PDs share one live PML4 and a switch invalidates only
+//!   the pages the outgoing PD touched (`arch::x86_64::vspace`). No clock
+//!   read or timer write unless the scheduling context changes; lazy FPU
+//!   switching; the IPC paths are packed into a few pages of `.text.hot`.
 //! - **One architecture seam.** Everything x86-specific is under `arch/`.
 
 #![no_std]

@@ -73,8 +73,6 @@ pub struct Tcb {
     pub initialised: bool,
     /// The call's channel id in the callee's id space.
     pub call_id: u8,
-    /// Physical address of its PML4.
-    pub cr3: u64,
     /// Physical address of its IPC buffer page.
     pub ipc_paddr: u64,
     /// Notified channel ids not yet delivered.
@@ -148,7 +146,6 @@ impl Tcb {
         passive: false,
         initialised: false,
         ever_initialised: false,
-        cr3: 0,
         ipc_paddr: 0,
         stack_size: 0,
         name: [0; MAX_NAME_LEN],

@@ -429,12 +429,8 @@ impl Kernel {
         };
         if self.current != Some(n) {
             self.current = Some(n);
+            self.spaces.activate(n);
             let tcb = &self.tcbs[n];
-            if tcb.cr3 != self.cr3 {
-                self.cr3 = tcb.cr3;
-                // SAFETY: every PD's PML4 shares the kernel half.
-                unsafe { arch::switch_address_space(tcb.cr3) };
-            }
             arch::set_kernel_entry_frame(tcb.regs.frame_top());
             let trap = self.fpu_owner != Some(n);
             if trap != self.fpu_trap {

@@ -18,6 +18,7 @@ use mantle_abi::layout::{
 
 use crate::arch;
 use crate::arch::paging::{self, MapError, PageFlags};
+use crate::arch::vspace::VSpace;
 use crate::bootinfo::MemMap;
 use crate::child::initial_regs;
 use crate::kernel::Kernel;
@@ -188,12 +189,16 @@ pub fn load(
     let mut frames = FrameAllocator::new(desc.image_end(), ram);
     let now = arch::rdtsc();
     k.count = desc.pd_count();
+    k.spaces
+        .init(&mut frames)
+        .ok_or(global("out of RAM for page tables above the image"))?;
     for i in 0..desc.pd_count() {
         let pd = desc.pd(i);
         let pml4 = paging::new_address_space(&mut frames).ok_or(BootError::pd(
             i,
             "out of RAM for page tables above the image",
         ))?;
+        let mut space = VSpace::new(pml4);
         let mut ipc_mapped = false;
         for index in pd.maps.indices() {
             let m = desc.map(index);
@@ -215,7 +220,9 @@ pub fn load(
                 };
                 BootError::map(i, index, what)
             })?;
+            space.track(m.vaddr, m.size);
         }
+        k.spaces.set(i, space);
         if !ipc_mapped {
             return Err(BootError::pd(
                 i,
@@ -226,7 +233,6 @@ pub fn load(
         t.set_name(pd.name());
         t.priority = pd.priority;
         t.passive = pd.passive;
-        t.cr3 = pml4;
         t.ipc_paddr = pd.ipc_buffer_paddr;
         t.stack_size = pd.stack_size;
         t.ends = pd.ends;

@@ -4,7 +4,7 @@
 use crate::diag::{Diagnostic, Diags, Error, Pos};
 use crate::elf::{self, Elf, PF_R, PF_W, PT_LOAD, PT_NOTE};
 use crate::image::{write_elf, OutSegment};
-use crate::layout::{ChunkKind, Placer};
+use crate::layout::{place, Placement};
 use crate::sdf::model::System;
 use mantle_abi::bootdesc::{self, BootDescription, SystemSpec};
 use mantle_abi::layout::{
@@ -92,45 +92,85 @@ pub fn build_bytes(
             None
         }
     };
-    // 1. Programs.
-    let mut programs = Vec::new();
-    for pd in &system.pds {
-        match load_program(pd, &search) {
-            Ok(p) => programs.push(Some(p)),
-            Err(msg) => {
-                let pos = pd.program_image.as_ref().map_or(pd.pos, |p| p.pos);
-                d.error(pos, msg);
-                programs.push(None);
-            }
-        }
-    }
+    let programs = load_programs(&system, &search, &mut d);
     let Some(kernel) = kernel.filter(|_| !d.has_errors()) else {
         return Err(d.into());
     };
-    let programs: Vec<Program> = programs.into_iter().flatten().collect();
-    // 2. Maps against ELF segments; map counts.
-    for (pd, prog) in system.pds.iter().zip(&programs) {
+    check_maps_against_programs(&system, &programs, &mut d);
+    if d.has_errors() {
+        return Err(d.into());
+    }
+    let mut placed = match place(&system, &programs) {
+        Ok(p) => p,
+        Err((pos, msg)) => {
+            d.error(pos, msg);
+            return Err(d.into());
+        }
+    };
+    check_fixed_regions(&system, &placed, &mut d);
+    let patches = patch_programs(&system, &programs, &mut placed, &mut d);
+    if d.has_errors() {
+        return Err(d.into());
+    }
+    let spec = make_spec(&system, &programs, &placed);
+    let bootdesc = encode_checked(name, &spec)?;
+    let (image, kernel_segments) = write_image(&kernel, &bootdesc, &placed.chunks)?;
+    Ok(Built {
+        system,
+        programs,
+        chunks: placed.chunks,
+        mr_paddr: placed.mr_paddr,
+        spec,
+        bootdesc,
+        image,
+        patches,
+        warnings: d.into_vec(),
+        kernel_segments,
+    })
+}
+
+/// Load every PD's program; a failure is reported at its program_image.
+/// The result has one entry per PD unless there were errors.
+fn load_programs(system: &System, search: &[PathBuf], d: &mut Diags) -> Vec<Program> {
+    let mut programs = Vec::new();
+    for pd in &system.pds {
+        match load_program(pd, search) {
+            Ok(p) => programs.push(p),
+            Err(msg) => {
+                let pos = pd.program_image.as_ref().map_or(pd.pos, |p| p.pos);
+                d.error(pos, msg);
+            }
+        }
+    }
+    programs
+}
+
+/// Maps must not overlap the program's segments; a PD has a bounded number
+/// of maps.
+fn check_maps_against_programs(system: &System, programs: &[Program], d: &mut Diags) {
+    for (pd, prog) in system.pds.iter().zip(programs) {
         for m in &pd.maps {
             let Some(mr) = system.mrs.iter().find(|r| r.name == m.mr) else {
                 continue;
             };
             let end = m.vaddr.saturating_add(mr.size);
-            for s in &prog.segs {
-                if m.vaddr < s.vaddr + s.size && s.vaddr < end {
-                    d.error(
-                        m.attrs.get("vaddr", m.pos),
-                        format!(
-                            "map of '{}' at {:#x}..{end:#x} in protection_domain '{}' overlaps ELF segment {:#x}..{:#x} of '{}'",
-                            m.mr,
-                            m.vaddr,
-                            pd.name,
-                            s.vaddr,
-                            s.vaddr + s.size,
-                            prog.path.display()
-                        ),
-                    );
-                    break;
-                }
+            if let Some(s) = prog
+                .segs
+                .iter()
+                .find(|s| m.vaddr < s.vaddr + s.size && s.vaddr < end)
+            {
+                d.error(
+                    m.attrs.get("vaddr", m.pos),
+                    format!(
+                        "map of '{}' at {:#x}..{end:#x} in protection_domain '{}' overlaps ELF segment {:#x}..{:#x} of '{}'",
+                        m.mr,
+                        m.vaddr,
+                        pd.name,
+                        s.vaddr,
+                        s.vaddr + s.size,
+                        prog.path.display()
+                    ),
+                );
             }
         }
         let n = prog.segs.len() + 2 + pd.maps.len();
@@ -144,85 +184,12 @@ pub fn build_bytes(
             );
         }
     }
-    if d.has_errors() {
-        return Err(d.into());
-    }
-    // 3. Placement.
-    let mut placer = Placer::default();
-    let mut seg_chunks: Vec<Vec<usize>> = Vec::new();
-    let mut stack_chunk = Vec::new();
-    let mut ipc_chunk = Vec::new();
-    let place_err = |d: &mut Diags, pos: Pos, msg: String| d.error(pos, msg);
-    for (i, (pd, prog)) in system.pds.iter().zip(&programs).enumerate() {
-        let mut v = Vec::new();
-        for s in &prog.segs {
-            match placer.place(
-                s.size,
-                PAGE_SIZE,
-                s.data.clone(),
-                ChunkKind::Elf(i),
-                format!("'{}' ELF {:#x}..{:#x}", pd.name, s.vaddr, s.vaddr + s.size),
-            ) {
-                Ok(c) => v.push(c),
-                Err(e) => {
-                    place_err(&mut d, pd.pos, e);
-                    return Err(d.into());
-                }
-            }
-        }
-        seg_chunks.push(v);
-        match placer.place(
-            pd.stack_size,
-            PAGE_SIZE,
-            Vec::new(),
-            ChunkKind::Stack(i),
-            format!("'{}' stack", pd.name),
-        ) {
-            Ok(c) => stack_chunk.push(c),
-            Err(e) => {
-                place_err(&mut d, pd.pos, e);
-                return Err(d.into());
-            }
-        }
-        match placer.place(
-            PAGE_SIZE,
-            PAGE_SIZE,
-            Vec::new(),
-            ChunkKind::IpcBuffer(i),
-            format!("'{}' IPC buffer", pd.name),
-        ) {
-            Ok(c) => ipc_chunk.push(c),
-            Err(e) => {
-                place_err(&mut d, pd.pos, e);
-                return Err(d.into());
-            }
-        }
-    }
-    let mut mr_paddr = Vec::new();
-    for (i, mr) in system.mrs.iter().enumerate() {
-        match mr.phys_addr {
-            Some(p) => mr_paddr.push(p),
-            None => match placer.place(
-                mr.size,
-                mr.page_size,
-                mr.prefill
-                    .as_ref()
-                    .map(|p| p.data.clone())
-                    .unwrap_or_default(),
-                ChunkKind::Region(i),
-                format!("memory_region '{}'", mr.name),
-            ) {
-                Ok(c) => mr_paddr.push(placer.chunks[c].paddr),
-                Err(e) => {
-                    place_err(&mut d, mr.pos, e);
-                    return Err(d.into());
-                }
-            },
-        }
-    }
-    let image_end = placer.end();
-    // Fixed regions must not overlap placed memory.
-    for (mr, &p) in system.mrs.iter().zip(&mr_paddr) {
+}
+
+/// Fixed regions must not overlap the memory the tool placed.
+fn check_fixed_regions(system: &System, placed: &Placement, d: &mut Diags) {
+    let image_end = placed.image_end;
+    for (mr, &p) in system.mrs.iter().zip(&placed.mr_paddr) {
         if mr.phys_addr.is_some() && p < image_end && p.saturating_add(mr.size) > PD_MEMORY_PHYS {
             d.error(
                 mr.attrs.get("phys_addr", mr.pos),
@@ -234,77 +201,85 @@ pub fn build_bytes(
             );
         }
     }
-    // 4. Setvars.
+}
+
+/// Every symbol PD `i`'s program receives: (symbol, value, where the SDF
+/// asked for it).
+fn setvars_of(system: &System, i: usize, mr_paddr: &[u64]) -> Vec<(String, u64, Pos)> {
+    let pd = &system.pds[i];
+    let mr_of = |name: &str| system.mrs.iter().find(|r| r.name == name);
+    let mut want: Vec<(String, u64, Pos)> = Vec::new();
+    for m in &pd.maps {
+        if let Some(s) = &m.setvar_vaddr {
+            want.push((s.clone(), m.vaddr, m.attrs.get("setvar_vaddr", m.pos)));
+        }
+        if let Some(s) = &m.setvar_size {
+            let size = mr_of(&m.mr).map_or(0, |r| r.size);
+            want.push((s.clone(), size, m.attrs.get("setvar_size", m.pos)));
+        }
+        if let Some(s) = &m.setvar_prefill_size {
+            let len = mr_of(&m.mr)
+                .and_then(|r| r.prefill.as_ref())
+                .map_or(0, |p| p.data.len() as u64);
+            want.push((s.clone(), len, m.attrs.get("setvar_prefill_size", m.pos)));
+        }
+    }
+    for s in &pd.setvars {
+        if let Some(mi) = system.mr_index(&s.region_paddr) {
+            want.push((s.symbol.clone(), mr_paddr[mi], s.attrs.get("symbol", s.pos)));
+        }
+    }
+    for irq in &pd.irqs {
+        if let Some(s) = &irq.setvar_id {
+            want.push((
+                s.clone(),
+                irq.id.into(),
+                irq.attrs.get("setvar_id", irq.pos),
+            ));
+        }
+    }
+    for p in &pd.ioports {
+        if let Some(s) = &p.setvar_id {
+            want.push((s.clone(), p.id.into(), p.attrs.get("setvar_id", p.pos)));
+        }
+        if let Some(s) = &p.setvar_addr {
+            want.push((s.clone(), p.addr.into(), p.attrs.get("setvar_addr", p.pos)));
+        }
+    }
+    for child in system.pds.iter().filter(|c| c.parent == Some(i)) {
+        if let (Some(s), Some(id)) = (&child.setvar_id, child.child_id) {
+            want.push((
+                s.clone(),
+                id.into(),
+                child.attrs.get("setvar_id", child.pos),
+            ));
+        }
+    }
+    for e in system.channels.iter().flat_map(|ch| &ch.ends) {
+        if let (Some(s), true) = (&e.setvar_id, e.pd == pd.name) {
+            want.push((s.clone(), e.id.into(), e.attrs.get("setvar_id", e.pos)));
+        }
+    }
+    want
+}
+
+/// Patch every PD's name and setvar symbols into its placed segments;
+/// returns the patches made (PD index, symbol, value).
+fn patch_programs(
+    system: &System,
+    programs: &[Program],
+    placed: &mut Placement,
+    d: &mut Diags,
+) -> Vec<(usize, String, u64)> {
     let mut patches = Vec::new();
-    for (i, pd) in system.pds.iter().enumerate() {
-        let mut want: Vec<(String, u64, Pos)> = Vec::new();
-        for m in &pd.maps {
-            let size = system
-                .mrs
-                .iter()
-                .find(|r| r.name == m.mr)
-                .map_or(0, |r| r.size);
-            if let Some(s) = &m.setvar_vaddr {
-                want.push((s.clone(), m.vaddr, m.attrs.get("setvar_vaddr", m.pos)));
-            }
-            if let Some(s) = &m.setvar_size {
-                want.push((s.clone(), size, m.attrs.get("setvar_size", m.pos)));
-            }
-            if let Some(s) = &m.setvar_prefill_size {
-                let len = system
-                    .mrs
-                    .iter()
-                    .find(|r| r.name == m.mr)
-                    .and_then(|r| r.prefill.as_ref())
-                    .map_or(0, |p| p.data.len() as u64);
-                want.push((s.clone(), len, m.attrs.get("setvar_prefill_size", m.pos)));
-            }
-        }
-        for s in &pd.setvars {
-            if let Some(mi) = system.mr_index(&s.region_paddr) {
-                want.push((s.symbol.clone(), mr_paddr[mi], s.attrs.get("symbol", s.pos)));
-            }
-        }
-        for irq in &pd.irqs {
-            if let Some(s) = &irq.setvar_id {
-                want.push((
-                    s.clone(),
-                    irq.id as u64,
-                    irq.attrs.get("setvar_id", irq.pos),
-                ));
-            }
-        }
-        for p in &pd.ioports {
-            if let Some(s) = &p.setvar_id {
-                want.push((s.clone(), p.id as u64, p.attrs.get("setvar_id", p.pos)));
-            }
-            if let Some(s) = &p.setvar_addr {
-                want.push((s.clone(), p.addr as u64, p.attrs.get("setvar_addr", p.pos)));
-            }
-        }
-        for child in system.pds.iter().filter(|c| c.parent == Some(i)) {
-            if let (Some(s), Some(id)) = (&child.setvar_id, child.child_id) {
-                want.push((
-                    s.clone(),
-                    id as u64,
-                    child.attrs.get("setvar_id", child.pos),
-                ));
-            }
-        }
-        for ch in &system.channels {
-            for e in &ch.ends {
-                if let (Some(s), true) = (&e.setvar_id, e.pd == pd.name) {
-                    want.push((s.clone(), e.id as u64, e.attrs.get("setvar_id", e.pos)));
-                }
-            }
-        }
-        let prog = &programs[i];
-        if let Err(msg) = patch_name(prog, &seg_chunks[i], &mut placer.chunks, &pd.name) {
+    for (i, (pd, prog)) in system.pds.iter().zip(programs).enumerate() {
+        let segs = &placed.seg_chunks[i];
+        if let Err(msg) = patch_name(prog, segs, &mut placed.chunks, &pd.name) {
             let pos = pd.program_image.as_ref().map_or(pd.pos, |p| p.pos);
             d.error(pos, format!("protection_domain '{}': {msg}", pd.name));
         }
-        for (sym, value, pos) in want {
-            match patch(prog, &seg_chunks[i], &mut placer.chunks, &sym, value) {
+        for (sym, value, pos) in setvars_of(system, i, &placed.mr_paddr) {
+            match patch(prog, segs, &mut placed.chunks, &sym, value) {
                 Ok(()) => patches.push((i, sym, value)),
                 Err(msg) => d.error(
                     pos,
@@ -313,21 +288,12 @@ pub fn build_bytes(
             }
         }
     }
-    if d.has_errors() {
-        return Err(d.into());
-    }
-    // 5. The boot description.
-    let spec = make_spec(
-        &system,
-        &programs,
-        &placer.chunks,
-        &seg_chunks,
-        &stack_chunk,
-        &ipc_chunk,
-        &mr_paddr,
-        image_end,
-    );
-    let bootdesc = bootdesc::encode(&spec);
+    patches
+}
+
+/// Encode `spec` and check the result with the kernel's own decoder.
+fn encode_checked(name: &str, spec: &SystemSpec) -> Result<Vec<u8>, Error> {
+    let bootdesc = bootdesc::encode(spec);
     if let Err(e) = BootDescription::parse(&bootdesc) {
         return Err(Error::msg(
             name,
@@ -343,45 +309,56 @@ pub fn build_bytes(
             ),
         ));
     }
-    // 6. The image.
+    Ok(bootdesc)
+}
+
+/// The image: the kernel's `PT_LOAD` and `PT_NOTE` segments, the boot
+/// description at [`BOOTDESC_PHYS`], one `PT_LOAD` per placed chunk.
+/// Returns the file and the kernel's (paddr, memsz) ranges.
+fn write_image(
+    kernel: &(PathBuf, Vec<u8>),
+    bootdesc: &[u8],
+    chunks: &[Chunk],
+) -> Result<(Vec<u8>, KernelRanges), Error> {
+    let kname = || kernel.0.display().to_string();
+    let kelf = Elf::parse(&kernel.1).map_err(|e| Error::msg(kname(), e))?;
     let mut segs = Vec::new();
-    let kelf = Elf::parse(&kernel.1).map_err(|e| Error::msg(kernel.0.display().to_string(), e))?;
     let mut kernel_segments = Vec::new();
-    for ph in &kelf.phdrs {
-        if ph.p_type == PT_LOAD || ph.p_type == PT_NOTE {
-            let data = kelf
-                .bytes(ph)
-                .map_err(|e| Error::msg(kernel.0.display().to_string(), e))?;
-            if ph.p_type == PT_LOAD {
-                kernel_segments.push((ph.paddr, ph.memsz));
-            }
-            segs.push(OutSegment {
-                p_type: ph.p_type,
-                flags: ph.flags,
-                vaddr: ph.vaddr,
-                paddr: ph.paddr,
-                data,
-                memsz: ph.memsz,
-                // QEMU reads the PVH note with the note segment's p_align:
-                // keep it. Loadable segments need no more than page alignment.
-                align: if ph.p_type == PT_NOTE {
-                    ph.align
-                } else {
-                    ph.align.min(PAGE_SIZE)
-                },
-            });
+    for ph in kelf
+        .phdrs
+        .iter()
+        .filter(|p| p.p_type == PT_LOAD || p.p_type == PT_NOTE)
+    {
+        let data = kelf.bytes(ph).map_err(|e| Error::msg(kname(), e))?;
+        if ph.p_type == PT_LOAD {
+            kernel_segments.push((ph.paddr, ph.memsz));
         }
+        segs.push(OutSegment {
+            p_type: ph.p_type,
+            flags: ph.flags,
+            vaddr: ph.vaddr,
+            paddr: ph.paddr,
+            data,
+            memsz: ph.memsz,
+            // QEMU reads the PVH note with the note segment's p_align: keep
+            // it. Loadable segments need no more than page alignment.
+            align: if ph.p_type == PT_NOTE {
+                ph.align
+            } else {
+                ph.align.min(PAGE_SIZE)
+            },
+        });
     }
     segs.push(OutSegment {
         p_type: PT_LOAD,
         flags: PF_R,
         vaddr: BOOTDESC_PHYS,
         paddr: BOOTDESC_PHYS,
-        data: &bootdesc,
+        data: bootdesc,
         memsz: bootdesc.len() as u64,
         align: PAGE_SIZE,
     });
-    for c in &placer.chunks {
+    for c in chunks {
         segs.push(OutSegment {
             p_type: PT_LOAD,
             flags: PF_R | PF_W,
@@ -392,21 +369,11 @@ pub fn build_bytes(
             align: PAGE_SIZE,
         });
     }
-    let image = write_elf(kelf.entry, &segs);
-    drop(segs);
-    Ok(Built {
-        system,
-        programs,
-        chunks: placer.chunks,
-        mr_paddr,
-        spec,
-        bootdesc,
-        image,
-        patches,
-        warnings: d.into_vec(),
-        kernel_segments,
-    })
+    Ok((write_elf(kelf.entry, &segs), kernel_segments))
 }
+
+/// The kernel's loaded ranges: (physical address, memory size).
+type KernelRanges = Vec<(u64, u64)>;
 
 /// Read and check the kernel ELF; returns (path, bytes).
 fn read_kernel(path: &Path) -> Result<(PathBuf, Vec<u8>), Error> {

@@ -1,7 +1,10 @@
 //! Physical placement: everything the tool puts in RAM, from
 //! [`PD_MEMORY_PHYS`] upwards, each chunk aligned to its page size.
 
-use mantle_abi::layout::PD_MEMORY_PHYS;
+use crate::diag::Pos;
+use crate::program::Program;
+use crate::sdf::model::System;
+use mantle_abi::layout::{PAGE_SIZE, PD_MEMORY_PHYS};
 
 /// PD memory must end at or below this address: QEMU gets 512 MiB and the
 /// kernel needs RAM above the image for page tables and its own data.
@@ -89,4 +92,87 @@ impl Placer {
     pub fn end(&self) -> u64 {
         self.next
     }
+}
+
+/// Where everything went.
+#[derive(Clone, Debug, Default)]
+pub struct Placement {
+    /// Placed memory, in address order.
+    pub chunks: Vec<Chunk>,
+    /// Per PD, the chunk of each of its program's [`crate::program::LoadSeg`]s.
+    pub seg_chunks: Vec<Vec<usize>>,
+    /// Per PD, its stack's chunk.
+    pub stack_chunk: Vec<usize>,
+    /// Per PD, its IPC buffer's chunk.
+    pub ipc_chunk: Vec<usize>,
+    /// Per memory region, its physical address (fixed or placed).
+    pub mr_paddr: Vec<u64>,
+    /// First address above all placed memory.
+    pub image_end: u64,
+}
+
+/// Place every PD's program, stack and IPC buffer (PDs in order), then every
+/// memory region without a fixed address. Fails with the position of the
+/// item that did not fit.
+pub fn place(sys: &System, programs: &[Program]) -> Result<Placement, (Pos, String)> {
+    let mut placer = Placer::default();
+    let mut out = Placement::default();
+    for (i, (pd, prog)) in sys.pds.iter().zip(programs).enumerate() {
+        let fail = |e| (pd.pos, e);
+        let mut v = Vec::new();
+        for s in &prog.segs {
+            let what = format!("'{}' ELF {:#x}..{:#x}", pd.name, s.vaddr, s.vaddr + s.size);
+            v.push(
+                placer
+                    .place(s.size, PAGE_SIZE, s.data.clone(), ChunkKind::Elf(i), what)
+                    .map_err(fail)?,
+            );
+        }
+        out.seg_chunks.push(v);
+        let what = format!("'{}' stack", pd.name);
+        out.stack_chunk.push(
+            placer
+                .place(
+                    pd.stack_size,
+                    PAGE_SIZE,
+                    Vec::new(),
+                    ChunkKind::Stack(i),
+                    what,
+                )
+                .map_err(fail)?,
+        );
+        let what = format!("'{}' IPC buffer", pd.name);
+        out.ipc_chunk.push(
+            placer
+                .place(
+                    PAGE_SIZE,
+                    PAGE_SIZE,
+                    Vec::new(),
+                    ChunkKind::IpcBuffer(i),
+                    what,
+                )
+                .map_err(fail)?,
+        );
+    }
+    for (i, mr) in sys.mrs.iter().enumerate() {
+        let paddr = match mr.phys_addr {
+            Some(p) => p,
+            None => {
+                let data = mr
+                    .prefill
+                    .as_ref()
+                    .map(|p| p.data.clone())
+                    .unwrap_or_default();
+                let what = format!("memory_region '{}'", mr.name);
+                let c = placer
+                    .place(mr.size, mr.page_size, data, ChunkKind::Region(i), what)
+                    .map_err(|e| (mr.pos, e))?;
+                placer.chunks[c].paddr
+            }
+        };
+        out.mr_paddr.push(paddr);
+    }
+    out.image_end = placer.end();
+    out.chunks = placer.chunks;
+    Ok(out)
 }

@@ -2,26 +2,24 @@
 //! pre-order, their maps, id spaces, IRQs and I/O port grants.
 
 use crate::build::Program;
-use crate::layout::Chunk;
+use crate::layout::Placement;
 use crate::sdf::model::{IrqKind, System};
 use mantle_abi::bootdesc::{
     End, IoPort, Irq, IrqSource, Map, MapKind, Pd, Run, SystemSpec, PERM_R, PERM_W,
 };
 use mantle_abi::layout::{stack_bottom, IPC_BUFFER_VADDR, PAGE_SIZE};
 
-#[allow(clippy::too_many_arguments)]
-/// Build the spec; every index argument is per PD (or per MR for
-/// `mr_paddr`), as [`mod@crate::build`] placed them.
-pub fn make_spec(
-    sys: &System,
-    programs: &[Program],
-    chunks: &[Chunk],
-    seg_chunks: &[Vec<usize>],
-    stack_chunk: &[usize],
-    ipc_chunk: &[usize],
-    mr_paddr: &[u64],
-    image_end: u64,
-) -> SystemSpec {
+/// Build the spec from the parsed system, its programs and their placement.
+pub fn make_spec(sys: &System, programs: &[Program], placed: &Placement) -> SystemSpec {
+    let Placement {
+        chunks,
+        seg_chunks,
+        stack_chunk,
+        ipc_chunk,
+        mr_paddr,
+        image_end,
+    } = placed;
+    let image_end = *image_end;
     let mut spec = SystemSpec {
         image_end,
         ..Default::default()

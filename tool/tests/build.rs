@@ -240,3 +240,92 @@ fn writable_executable_map_is_a_warning() {
     assert_eq!(b.warnings.len(), 1);
     assert!(b.warnings[0].message.contains("writable and executable"));
 }
+
+#[test]
+fn prefilled_regions_are_placed_with_their_file() {
+    let f = Fixture::new(
+        r#"<system>
+<memory_region name="data" prefill_path="blob.bin"/>
+<memory_region name="sized" size="0x3000" prefill_path="blob.bin"/>
+<protection_domain name="a"><program_image path="pd.elf"/>
+<map mr="data" vaddr="0x1000000" perms="r" setvar_prefill_size="var0" setvar_size="var1"/>
+<map mr="sized" vaddr="0x2000000" perms="r"/>
+</protection_domain></system>"#,
+    );
+    let blob: Vec<u8> = (0..0x1234u32).map(|i| (i % 251) as u8).collect();
+    f.write("blob.bin", &blob);
+    mantle::check(&f.path("test.system")).unwrap();
+    let b = f.build().unwrap();
+    assert_eq!(
+        b.system.mrs[0].size, 0x2000,
+        "file size rounded up to the page size"
+    );
+    assert_eq!(b.system.mrs[1].size, 0x3000);
+    for (i, mr) in b.system.mrs.iter().enumerate() {
+        let c = b.chunks.iter().find(|c| c.paddr == b.mr_paddr[i]).unwrap();
+        assert_eq!(c.data, blob, "{}", mr.name);
+        assert_eq!(c.size, mr.size);
+    }
+    let data = b
+        .chunks
+        .iter()
+        .find(|c| c.data.len() >= 16 && c.data[..8] != [0x90; 8] && c.data != blob)
+        .unwrap();
+    assert_eq!(
+        u64::from_le_bytes(data.data[0..8].try_into().unwrap()),
+        0x1234
+    );
+    assert_eq!(
+        u64::from_le_bytes(data.data[8..16].try_into().unwrap()),
+        0x2000
+    );
+    assert!(mantle::report::render(&b).contains("prefilled from \"blob.bin\" (0x1234 bytes)"));
+}
+
+#[test]
+fn prefill_errors() {
+    for (sdf, file, want) in [
+        (
+            r#"<memory_region name="m" size="0x1000" prefill_path="blob.bin"/>"#,
+            vec![1u8; 0x1001],
+            "the file is 0x1001 bytes, larger than the region's size 0x1000",
+        ),
+        (
+            r#"<memory_region name="m" prefill_path="blob.bin"/>"#,
+            vec![],
+            "is empty",
+        ),
+        (
+            r#"<memory_region name="m" prefill_path="other.bin"/>"#,
+            vec![1],
+            "prefill_path \"other.bin\" of memory_region 'm': not found",
+        ),
+    ] {
+        let f = Fixture::new(&format!(
+            "<system>\n{sdf}\n<protection_domain name=\"a\"><program_image path=\"pd.elf\"/><map mr=\"m\" vaddr=\"0x1000000\"/></protection_domain></system>"
+        ));
+        f.write("blob.bin", &file);
+        let e = f.build().unwrap_err();
+        let d = e.errors().next().unwrap();
+        assert!(d.message.contains(want), "{e}");
+        assert_eq!(d.pos.line, 2, "{e}");
+        let e = mantle::check(&f.path("test.system")).unwrap_err();
+        assert!(e.to_string().contains(want), "{e}");
+    }
+}
+
+#[test]
+fn prefill_is_found_on_the_search_path() {
+    let f = Fixture::new(
+        r#"<system><memory_region name="m" prefill_path="blob.bin"/><protection_domain name="a"><program_image path="pd.elf"/><map mr="m" vaddr="0x1000000"/></protection_domain></system>"#,
+    );
+    let sub = f.path("files");
+    std::fs::create_dir(&sub).unwrap();
+    std::fs::write(sub.join("blob.bin"), [7u8; 10]).unwrap();
+    assert!(mantle::check(&f.path("test.system")).is_err());
+    mantle::check_with(&f.path("test.system"), std::slice::from_ref(&sub)).unwrap();
+    let mut o = f.opts();
+    o.search_paths.push(sub);
+    let b = mantle::build(&f.path("test.system"), &o).unwrap();
+    assert_eq!(b.system.mrs[0].size, 0x1000);
+}

@@ -83,9 +83,16 @@ pub fn current_count() -> u32 {
     read(REG_TIMER_CURRENT)
 }
 
-/// Fire [`TIMER_VECTOR`] once after `ticks` timer ticks.
-pub fn one_shot(ticks: u32) {
+/// Stop the timer and unmask it in one-shot mode, for [`one_shot`].
+pub fn enable_timer() {
+    write(REG_TIMER_INIT, 0);
     write(REG_LVT_TIMER, TIMER_VECTOR as u32);
+}
+
+/// Fire [`TIMER_VECTOR`] once after `ticks` timer ticks (after
+/// [`enable_timer`]). A single register write: LAPIC accesses are slow
+/// under emulation.
+pub fn one_shot(ticks: u32) {
     write(REG_TIMER_INIT, ticks.max(1));
 }
 

@@ -11,6 +11,7 @@ pub mod ioapic;
 pub mod lapic;
 pub mod paging;
 pub mod serial;
+pub mod vspace;
 
 pub use cpu::{exit, rdtsc};
 pub use entry::{resume_from_kernel, UserRegs};
@@ -113,7 +114,9 @@ pub fn init_interrupts() -> Option<ClockRates> {
     ioapic::disable_pic();
     lapic::init();
     ioapic::init();
-    hpet::calibrate()
+    let rates = hpet::calibrate();
+    lapic::enable_timer();
+    rates
 }
 
 /// Physical ranges of the devices the kernel owns (LAPIC, IOAPIC): no PD
@@ -214,15 +217,6 @@ pub fn timer_one_shot(ticks: u32) {
 /// Stop the preemption timer.
 pub fn timer_stop() {
     lapic::stop();
-}
-
-/// Switch to the address space with PML4 `pml4`.
-///
-/// # Safety
-/// `pml4` must be a PML4 built by [`paging::new_address_space`].
-pub unsafe fn switch_address_space(pml4: u64) {
-    // SAFETY: the PML4 maps the kernel half like the boot tables.
-    unsafe { cpu::write_cr3(pml4) };
 }
 
 /// Entries from user mode save registers below `top` from now on: the CPU

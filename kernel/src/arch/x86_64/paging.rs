@@ -9,6 +9,7 @@ use mantle_abi::layout::{PAGE_SIZE, PHYSMAP_BASE, PHYSMAP_SIZE};
 use super::cpu::read_cr3;
 
 const PRESENT: u64 = 1 << 0;
+const ACCESSED: u64 = 1 << 5;
 const WRITABLE: u64 = 1 << 1;
 const USER: u64 = 1 << 2;
 const WRITE_THROUGH: u64 = 1 << 3;
@@ -80,6 +81,56 @@ pub fn new_address_space(frames: &mut impl FrameSource) -> Option<u64> {
         unsafe { table(pml4).add(i).write(table(current).add(i).read()) };
     }
     Some(pml4)
+}
+
+/// Index of `vaddr`'s entry in a PML4.
+pub fn pml4_index(vaddr: u64) -> u16 {
+    ((vaddr >> 39) & 511) as u16
+}
+
+/// Entry `slot` of the PML4 at `pml4`.
+pub fn pml4_entry(pml4: u64, slot: u16) -> u64 {
+    // SAFETY: `pml4` is a page-table frame in the direct map; slot < 512.
+    unsafe { table(pml4).add(slot as usize & 511).read() }
+}
+
+/// Set entry `slot` (a user-half slot) of the PML4 at `pml4`.
+pub fn set_pml4_entry(pml4: u64, slot: u16, value: u64) {
+    debug_assert!(slot < 256);
+    // SAFETY: as in `pml4_entry`; only user-half slots are written.
+    unsafe { table(pml4).add(slot as usize & 255).write(value) }
+}
+
+/// Physical address of the PTE mapping `vaddr` in `pml4`, if its page
+/// table exists.
+pub fn pte_address(pml4: u64, vaddr: u64) -> Option<u64> {
+    let mut tbl = pml4;
+    for level in [39u32, 30, 21] {
+        let index = (vaddr >> level) & 511;
+        // SAFETY: `tbl` is a page-table frame in the direct map; index < 512.
+        let value = unsafe { table(tbl).add(index as usize).read() };
+        if value & PRESENT == 0 {
+            return None;
+        }
+        tbl = value & ADDR_MASK;
+    }
+    Some(tbl + ((vaddr >> 12) & 511) * 8)
+}
+
+/// Clear the accessed bit of the PTE at physical `pte`; return whether it
+/// was set.
+pub fn take_accessed(pte: u64) -> bool {
+    let entry = phys_to_virt(pte) as *mut u64;
+    // SAFETY: `pte` is the address of a PTE of a PD's page tables (in the
+    // direct map), recorded at boot.
+    let value = unsafe { entry.read() };
+    if value & ACCESSED == 0 {
+        return false;
+    }
+    // SAFETY: as above. Only this CPU writes PTEs; the CPU sets A only while
+    // user code runs.
+    unsafe { entry.write(value & !ACCESSED) };
+    true
 }
 
 /// The page table (level 1) covering user address `vaddr`, created with
