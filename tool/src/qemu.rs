@@ -110,7 +110,9 @@ pub fn announce(accel: Accel, reason: &str) {
     eprintln!("mantle: accelerator: {} ({reason})", accel.as_str());
 }
 
-/// QEMU's arguments (without the program name) to boot `image`.
+/// QEMU's arguments (without the program name) to boot `image`: COM1 and
+/// the `0xe9` debug console both write to stdout (one multiplexed `stdio`
+/// chardev), and stdin feeds COM1.
 pub fn qemu_args(image: &Path, accel: Accel) -> Vec<OsString> {
     let mut v: Vec<OsString> = [
         "-machine",
@@ -128,8 +130,17 @@ pub fn qemu_args(image: &Path, accel: Accel) -> Vec<OsString> {
         "-display",
         "none",
         "-no-reboot",
+        // COM1 and the debug console (port 0xe9) share one stdout; the mux
+        // has no monitor attached and Ctrl-C goes to the guest (quit an
+        // interactive run with Ctrl-A x).
+        "-chardev",
+        "stdio,id=con,mux=on,signal=off",
         "-serial",
-        "stdio",
+        "chardev:con",
+        "-debugcon",
+        "chardev:con",
+        "-monitor",
+        "none",
         "-device",
         "isa-debug-exit,iobase=0xf4,iosize=0x04",
         "-kernel",
@@ -562,7 +573,7 @@ mod tests {
         let s: Vec<String> = a.iter().map(|s| s.to_string_lossy().into_owned()).collect();
         assert_eq!(
             s.join(" "),
-            "-machine q35,accel=tcg -cpu qemu64 -m 512M -smp 1 -bios /usr/share/qemu/qboot.rom -nodefaults -no-user-config -display none -no-reboot -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel x.img"
+            "-machine q35,accel=tcg -cpu qemu64 -m 512M -smp 1 -bios /usr/share/qemu/qboot.rom -nodefaults -no-user-config -display none -no-reboot -chardev stdio,id=con,mux=on,signal=off -serial chardev:con -debugcon chardev:con -monitor none -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel x.img"
         );
     }
 

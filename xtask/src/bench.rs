@@ -65,7 +65,7 @@ pub fn ipc() -> Result {
         .collect();
 
     let linux = linux_baseline(&accel)?;
-    let [getpid, futex, pipe] = linux;
+    let [getpid, futex, pipe, linux_boot_ms] = linux;
 
     println!(
         "benchmark: {MANTLE_BOOTS} Mantle boots (median of each figure) and one Linux guest run,"
@@ -74,6 +74,7 @@ pub fn ipc() -> Result {
         "           same QEMU machine (q35, qboot, qemu64, 512 MiB, 1 vCPU), accelerator {accel}."
     );
     println!("           Units: TSC ticks (under TCG these are host time, not guest cycles).");
+    println!("boot: Mantle {} ms to the last PD's init, Linux {linux_boot_ms} ms to its ready line (QEMU start to console line, both)", mantle[3]);
     let goals = [
         (
             "ppc_roundtrip <= 0.25 x linux_futex_rt",
@@ -125,8 +126,9 @@ fn linux_guest_dir() -> Result<PathBuf> {
     }
 }
 
-/// getpid, futex round trip and pipe round trip medians of the Linux guest.
-fn linux_baseline(accel: &str) -> Result<[u64; 3]> {
+/// getpid, futex round trip and pipe round trip medians of the Linux guest,
+/// and its boot time in ms.
+fn linux_baseline(accel: &str) -> Result<[u64; 4]> {
     let dir = linux_guest_dir()?;
     let out = std::env::var("LG_OUT").unwrap_or_else(|_| "/tmp/linux-guest".into());
     if !Path::new(&out).join("vmlinux").exists()
