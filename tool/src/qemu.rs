@@ -18,10 +18,11 @@
 //! ```
 
 use std::ffi::OsString;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::process::{Child, ChildStdin, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -268,6 +269,49 @@ pub struct Command {
     accel: Option<Accel>,
     timeout: Option<Duration>,
     extra: Vec<OsString>,
+    input: Vec<Input>,
+}
+
+/// When a scripted [`Input`] step becomes due.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum After {
+    /// `delay` after QEMU started.
+    Start,
+    /// `delay` after the console printed this text (it need not end a
+    /// line, so prompts match). The search starts where the previous
+    /// step's marker matched, so a script cannot match one marker twice.
+    Marker(String),
+}
+
+/// One step of console input: `bytes` go to COM1 (QEMU's stdin) when the
+/// step is due. Steps run in order, each after the previous one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Input {
+    /// What the step waits for.
+    pub after: After,
+    /// How long after that it sends.
+    pub delay: Duration,
+    /// The bytes to send.
+    pub bytes: Vec<u8>,
+}
+
+impl Input {
+    /// Send `bytes` `delay` after QEMU starts.
+    pub fn at(delay: Duration, bytes: impl Into<Vec<u8>>) -> Input {
+        Input {
+            after: After::Start,
+            delay,
+            bytes: bytes.into(),
+        }
+    }
+    /// Send `bytes` `delay` after the console prints `marker`.
+    pub fn after(marker: impl Into<String>, delay: Duration, bytes: impl Into<Vec<u8>>) -> Input {
+        Input {
+            after: After::Marker(marker.into()),
+            delay,
+            bytes: bytes.into(),
+        }
+    }
 }
 
 impl Command {
@@ -279,7 +323,29 @@ impl Command {
             accel: None,
             timeout: None,
             extra: Vec::new(),
+            input: Vec::new(),
         }
+    }
+    /// Script console input for [`Command::spawn`] and
+    /// [`Command::run_captured`]: the steps run in order (appended to any
+    /// given before). A step whose marker never appears waits until the
+    /// run ends. For input decided at run time use [`Running::send`].
+    ///
+    /// ```no_run
+    /// use mantle::qemu::{Command, Input};
+    /// use std::time::Duration;
+    /// let t = Command::new("serial.img")
+    ///     .timeout(Duration::from_secs(20))
+    ///     .input(vec![
+    ///         Input::after("client0: ready", Duration::from_millis(50), "hello\r"),
+    ///         Input::at(Duration::from_secs(5), "q"),
+    ///     ])
+    ///     .run_captured()
+    ///     .unwrap();
+    /// ```
+    pub fn input(mut self, steps: Vec<Input>) -> Command {
+        self.input.extend(steps);
+        self
     }
     /// Use this accelerator.
     pub fn accel(mut self, accel: Accel) -> Command {
@@ -325,39 +391,29 @@ impl Command {
         c
     }
 
-    /// Start QEMU with the console captured.
+    /// Start QEMU with the console captured and stdin piped (for
+    /// [`Command::input`] and [`Running::send`]).
     pub fn spawn(&self) -> io::Result<Running> {
         let mut c = self.std_command();
-        c.stdin(Stdio::null())
+        c.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let start = Instant::now();
         let mut child = c.spawn()?;
         let stdout = child.stdout.take().expect("piped");
         let mut stderr = child.stderr.take().expect("piped");
+        let stdin = Arc::new(Mutex::new(child.stdin.take()));
         let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut r = BufReader::new(stdout);
-            let mut buf = Vec::new();
-            loop {
-                buf.clear();
-                match r.read_until(b'\n', &mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        while buf.last().is_some_and(|&b| b == b'\n' || b == b'\r') {
-                            buf.pop();
-                        }
-                        let line = Line {
-                            at: start.elapsed(),
-                            text: String::from_utf8_lossy(&buf).into_owned(),
-                        };
-                        if tx.send(line).is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-        });
+        let feed = if self.input.is_empty() {
+            None
+        } else {
+            let (ftx, frx) = mpsc::channel();
+            let steps = self.input.clone();
+            let stdin = Arc::clone(&stdin);
+            thread::spawn(move || feed_input(steps, start, frx, stdin));
+            Some(ftx)
+        };
+        thread::spawn(move || read_console(stdout, start, tx, feed));
         let err_thread = thread::spawn(move || {
             let mut s = Vec::new();
             let _ = stderr.read_to_end(&mut s);
@@ -371,6 +427,7 @@ impl Command {
             err_thread: Some(err_thread),
             done: false,
             seen: Vec::new(),
+            stdin,
         })
     }
 
@@ -434,6 +491,97 @@ pub struct Running {
     done: bool,
     /// Lines already handed out by `next_line` (they stay in the transcript).
     seen: Vec<Line>,
+    /// QEMU's stdin (COM1 input), shared with the input script's thread.
+    stdin: Arc<Mutex<Option<ChildStdin>>>,
+}
+
+/// Read the console: complete lines to `lines`, every chunk of text (also
+/// unfinished lines, such as prompts) to the input script.
+fn read_console(
+    mut out: impl Read,
+    start: Instant,
+    lines: Sender<Line>,
+    feed: Option<Sender<String>>,
+) {
+    let mut buf = [0u8; 4096];
+    let mut pending: Vec<u8> = Vec::new();
+    let emit = |raw: &[u8]| {
+        let mut raw = raw;
+        while let [rest @ .., b'\n' | b'\r'] = raw {
+            raw = rest;
+        }
+        lines
+            .send(Line {
+                at: start.elapsed(),
+                text: String::from_utf8_lossy(raw).into_owned(),
+            })
+            .is_ok()
+    };
+    loop {
+        let n = match out.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if let Some(f) = &feed {
+            let _ = f.send(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        pending.extend_from_slice(&buf[..n]);
+        while let Some(i) = pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=i).collect();
+            if !emit(&line) {
+                return;
+            }
+        }
+    }
+    if !pending.is_empty() {
+        emit(&pending);
+    }
+}
+
+/// Run an input script: wait for each step's trigger, then write its bytes.
+fn feed_input(
+    steps: Vec<Input>,
+    start: Instant,
+    text: Receiver<String>,
+    stdin: Arc<Mutex<Option<ChildStdin>>>,
+) {
+    let mut seen = String::new();
+    let mut cursor = 0usize;
+    for step in steps {
+        let due = match &step.after {
+            After::Start => start + step.delay,
+            After::Marker(m) => loop {
+                if let Some(i) = seen.get(cursor..).and_then(|s| s.find(m.as_str())) {
+                    cursor += i + m.len();
+                    break Instant::now() + step.delay;
+                }
+                match text.recv() {
+                    Ok(t) => seen.push_str(&t),
+                    Err(_) => return,
+                }
+            },
+        };
+        // Keep collecting output while waiting, so later markers are seen.
+        loop {
+            let left = due.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match text.recv_timeout(left) {
+                Ok(t) => seen.push_str(&t),
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => thread::sleep(left),
+            }
+        }
+        let mut guard = match stdin.lock() {
+            Ok(g) => g,
+            Err(_) => return,
+        };
+        let Some(w) = guard.as_mut() else { return };
+        if w.write_all(&step.bytes).and_then(|()| w.flush()).is_err() {
+            return;
+        }
+    }
 }
 
 impl Running {
@@ -473,6 +621,28 @@ impl Running {
             if l.text.contains(needle) {
                 return Some(l);
             }
+        }
+    }
+
+    /// Send `bytes` to the guest's COM1 (QEMU's stdin) now.
+    pub fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let mut guard = self
+            .stdin
+            .lock()
+            .map_err(|_| io::Error::other("stdin lock poisoned"))?;
+        match guard.as_mut() {
+            Some(w) => w.write_all(bytes).and_then(|()| w.flush()),
+            None => Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "QEMU's stdin is closed",
+            )),
+        }
+    }
+
+    /// Close QEMU's stdin (the guest sees no more input).
+    pub fn close_input(&mut self) {
+        if let Ok(mut g) = self.stdin.lock() {
+            g.take();
         }
     }
 

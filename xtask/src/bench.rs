@@ -183,6 +183,7 @@ fn linux_baseline(accel: &str) -> Result<[u64; 4]> {
         med("getpid")?,
         med("futex_rtt_unpinned")?,
         med("pipe_rtt_unpinned")?,
+        med("boot")?,
     ])
 }
 
