@@ -80,6 +80,7 @@ impl Kernel {
         let child = self.child(parent, id)?;
         if !self.tcbs[child].suspended {
             self.detach(child, false);
+            self.init_ended(child, false);
             self.tcbs[child].suspended = true;
         }
         Ok(())

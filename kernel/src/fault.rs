@@ -38,6 +38,7 @@ impl Kernel {
             sp: regs.rsp,
         };
         self.detach(pd, true);
+        self.init_ended(pd, false);
         let t = &mut self.tcbs[pd];
         t.state = ThreadState::Faulted;
         t.fault = info;

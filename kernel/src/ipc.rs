@@ -173,13 +173,32 @@ impl Kernel {
     }
 
     fn first_recv(&mut self, pd: PdId) {
+        self.tcbs[pd].initialised = true;
+        self.init_ended(pd, true);
+    }
+
+    /// `pd`'s first `init` has ended, by its first RECV (`ok`) or by a fault
+    /// or a stop. Once every PD's has, say so: this line is the boot-time
+    /// mark of `cargo xtask bench` and tells a user the system is up.
+    pub fn init_ended(&mut self, pd: PdId, ok: bool) {
         let t = &mut self.tcbs[pd];
-        t.initialised = true;
-        if !t.ever_initialised {
-            t.ever_initialised = true;
-            self.initialised += 1;
-            if self.initialised == self.count {
+        if t.ever_initialised {
+            return;
+        }
+        t.ever_initialised = true;
+        self.initialised += 1;
+        if !ok {
+            self.init_failed += 1;
+        }
+        if self.initialised == self.count {
+            if self.init_failed == 0 {
                 crate::kprintln!("all {} PDs initialised", self.count);
+            } else {
+                crate::kprintln!(
+                    "all {} PDs initialised ({} faulted or stopped in init)",
+                    self.count,
+                    self.init_failed
+                );
             }
         }
     }

@@ -24,8 +24,11 @@ pub struct Kernel {
     pub fpu_owner: Option<PdId>,
     /// CR0.TS is set.
     pub fpu_trap: bool,
-    /// PDs that have made their first RECV.
+    /// PDs whose `init` has ended: by their first RECV, or by a fault or a
+    /// stop before it.
     pub initialised: usize,
+    /// Of those, the PDs whose `init` ended by a fault or a stop.
+    pub init_failed: usize,
     /// Run queues and scheduling contexts.
     pub sched: Scheduler,
     /// Interrupt routing.
@@ -48,6 +51,7 @@ impl Kernel {
             fpu_trap: true,
             spaces: AddressSpaces::new(),
             initialised: 0,
+            init_failed: 0,
         }
     }
 }

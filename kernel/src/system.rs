@@ -9,7 +9,7 @@
 use core::fmt;
 
 use mantle_abi::bootdesc::{
-    BootDescription, DecodeError, End, IrqSource, Map, MapKind, PERM_W, PERM_X, VERSION,
+    BootDescription, DecodeError, End, IrqSource, Map, MapKind, Pd, PERM_W, PERM_X, VERSION,
 };
 use mantle_abi::layout::{
     map_limit, stack_bottom, BOOTDESC_PHYS, IPC_BUFFER_VADDR, KERNEL_PHYS_BASE, PD_MEMORY_PHYS,
@@ -121,17 +121,17 @@ fn overlaps(a: (u64, u64), b: (u64, u64)) -> bool {
 }
 
 /// Where a map may be placed in physical memory.
-fn check_placement(
-    m: &Map,
-    desc: &BootDescription<'_>,
-    ram: &MemMap,
-    kernel_end: u64,
-    max_phys: u64,
-) -> Result<(), &'static str> {
+fn check_placement(m: &Map, limits: &PlacementLimits<'_>) -> Result<(), &'static str> {
+    let PlacementLimits {
+        ram,
+        kernel_end,
+        max_phys,
+        image_end,
+    } = *limits;
     let end = m.paddr + m.size; // no overflow: checked by parse
     match m.kind {
         MapKind::Elf | MapKind::Stack | MapKind::IpcBuffer | MapKind::Region => {
-            if m.paddr < PD_MEMORY_PHYS || end > desc.image_end() {
+            if m.paddr < PD_MEMORY_PHYS || end > image_end {
                 return Err("physical range outside the PD memory of the image");
             }
             if !ram.is_ram(m.paddr, end) {
@@ -192,71 +192,17 @@ pub fn load(
     k.spaces
         .init(&mut frames)
         .ok_or(global("out of RAM for page tables above the image"))?;
+    let limits = PlacementLimits {
+        ram,
+        kernel_end,
+        max_phys,
+        image_end: desc.image_end(),
+    };
     for i in 0..desc.pd_count() {
         let pd = desc.pd(i);
-        let pml4 = paging::new_address_space(&mut frames).ok_or(BootError::pd(
-            i,
-            "out of RAM for page tables above the image",
-        ))?;
-        let mut space = VSpace::new(pml4);
-        let mut ipc_mapped = false;
-        for index in pd.maps.indices() {
-            let m = desc.map(index);
-            check_placement(&m, desc, ram, kernel_end, max_phys)
-                .and_then(|()| check_vaddr(&m, pd.stack_size))
-                .map_err(|what| BootError::map(i, index, what))?;
-            if m.kind == MapKind::IpcBuffer && m.paddr == pd.ipc_buffer_paddr {
-                ipc_mapped = true;
-            }
-            let flags = PageFlags {
-                write: m.perms & PERM_W != 0,
-                execute: m.perms & PERM_X != 0,
-                cached: m.cached,
-            };
-            paging::map_range(&mut frames, pml4, m.vaddr, m.paddr, m.size, flags).map_err(|e| {
-                let what = match e {
-                    MapError::Overlap => "overlaps another map of the PD",
-                    MapError::OutOfMemory => "out of RAM for page tables above the image",
-                };
-                BootError::map(i, index, what)
-            })?;
-            space.track(m.vaddr, m.size);
-        }
+        let space = build_space(desc, i, &pd, &limits, &mut frames)?;
         k.spaces.set(i, space);
-        if !ipc_mapped {
-            return Err(BootError::pd(
-                i,
-                "IPC buffer is not mapped at the IPC buffer address",
-            ));
-        }
-        let t = &mut k.tcbs[i];
-        t.set_name(pd.name());
-        t.priority = pd.priority;
-        t.passive = pd.passive;
-        t.ipc_paddr = pd.ipc_buffer_paddr;
-        t.stack_size = pd.stack_size;
-        t.ends = pd.ends;
-        t.regs = initial_regs(pd.entry);
-        t.state = ThreadState::Ready;
-        t.parent = pd.parent.map(|p| p as PdId);
-        t.child_id = pd.child_id;
-        for index in pd.ioports.indices() {
-            let p = desc.ioport(index);
-            t.ioports[p.id as usize] = IoGrant {
-                base: p.base,
-                size: p.size,
-            };
-        }
-        for (id, end) in pd.ends.iter().enumerate() {
-            if let End::Irq { irq } = *end {
-                t.irq_line[id] = desc.irq(irq as usize).vector;
-            }
-        }
-        if let Some(parent) = pd.parent {
-            k.tcbs[parent as usize].children[pd.child_id as usize] = i as u8;
-        }
-        k.sched
-            .init_pd(i, pd.priority, pd.budget_us, pd.period_us, now);
+        init_pd(k, desc, i, &pd, now);
     }
     // Fixed maps must also miss the page tables just built.
     let pool = frames.used();
@@ -277,6 +223,99 @@ pub fn load(
         k.make_ready(i);
     }
     Ok(())
+}
+
+/// What physical placement is allowed, for [`check_placement`].
+struct PlacementLimits<'a> {
+    ram: &'a MemMap,
+    kernel_end: u64,
+    max_phys: u64,
+    image_end: u64,
+}
+
+/// Check and map every map of PD `i` into a new address space.
+fn build_space(
+    desc: &BootDescription<'_>,
+    i: PdId,
+    pd: &Pd,
+    limits: &PlacementLimits<'_>,
+    frames: &mut FrameAllocator<'_>,
+) -> Result<VSpace, BootError> {
+    let pml4 = paging::new_address_space(frames).ok_or(BootError::pd(
+        i,
+        "out of RAM for page tables above the image",
+    ))?;
+    let mut space = VSpace::new(pml4);
+    let mut ipc_mapped = false;
+    for index in pd.maps.indices() {
+        let m = desc.map(index);
+        check_placement(&m, limits)
+            .and_then(|()| check_vaddr(&m, pd.stack_size))
+            .map_err(|what| BootError::map(i, index, what))?;
+        if m.kind == MapKind::IpcBuffer && m.paddr == pd.ipc_buffer_paddr {
+            ipc_mapped = true;
+        }
+        let flags = PageFlags {
+            write: m.perms & PERM_W != 0,
+            execute: m.perms & PERM_X != 0,
+            cached: m.cached,
+        };
+        paging::map_range(frames, pml4, m.vaddr, m.paddr, m.size, flags).map_err(|e| {
+            let what = match e {
+                MapError::Overlap => "overlaps another map of the PD",
+                MapError::OutOfMemory => "out of RAM for page tables above the image",
+            };
+            BootError::map(i, index, what)
+        })?;
+        space.track(m.vaddr, m.size);
+    }
+    if !ipc_mapped {
+        return Err(BootError::pd(
+            i,
+            "IPC buffer is not mapped at the IPC buffer address",
+        ));
+    }
+    Ok(space)
+}
+
+/// Set up PD `i`'s control block and scheduling context at time `now`.
+fn init_pd(k: &mut Kernel, desc: &BootDescription<'_>, i: PdId, pd: &Pd, now: u64) {
+    let t = &mut k.tcbs[i];
+    t.set_name(pd.name());
+    t.priority = pd.priority;
+    t.passive = pd.passive;
+    t.ipc_paddr = pd.ipc_buffer_paddr;
+    t.stack_size = pd.stack_size;
+    t.ends = pd.ends;
+    t.regs = initial_regs(pd.entry);
+    t.state = ThreadState::Ready;
+    t.parent = pd.parent.map(|p| p as PdId);
+    t.child_id = pd.child_id;
+    for index in pd.ioports.indices() {
+        let p = desc.ioport(index);
+        t.ioports[p.id as usize] = IoGrant {
+            base: p.base,
+            size: p.size,
+        };
+        let ports = p.base as u32..p.base as u32 + p.size;
+        if ports.start < arch::COM1_PORTS.end && arch::COM1_PORTS.start < ports.end {
+            crate::kprintln!(
+                "PD '{}' drives COM1; kernel output continues on the debug console (port 0xe9)",
+                pd.name()
+            );
+            arch::console_use_debugcon();
+        }
+    }
+    for (id, end) in pd.ends.iter().enumerate() {
+        if let End::Irq { irq } = *end {
+            t.irq_line[id] = desc.irq(irq as usize).vector;
+        }
+    }
+    if let Some(parent) = pd.parent {
+        k.tcbs[parent as usize].children[pd.child_id as usize] = i as u8;
+    }
+    k.sched
+        .init_pd(i, pd.priority, pd.budget_us, pd.period_us, now);
 }
 
 /// Program the IOAPIC for every pin IRQ and record every line's owner.

@@ -204,9 +204,31 @@ pub unsafe fn port_out(port: u16, width: u64, value: u64) {
     }
 }
 
-/// Write one byte to the kernel console (COM1).
+/// QEMU's debug console (`-debugcon`): a write-only byte port.
+const DEBUGCON_PORT: u16 = 0xe9;
+/// COM1's ports, `0x3f8..0x400`.
+pub const COM1_PORTS: core::ops::Range<u32> = 0x3f8..0x400;
+
+/// The kernel console has moved from COM1 to the debug console.
+static ON_DEBUGCON: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Move the kernel console to the debug console (port 0xE9): a PD drives
+/// COM1, and the kernel must not fight its driver over the UART.
+pub fn console_use_debugcon() {
+    ON_DEBUGCON.store(true, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// Write one byte to the kernel console (COM1, or the debug console once
+/// a PD owns COM1).
 pub fn console_write_byte(b: u8) {
-    serial::write_byte(b);
+    if ON_DEBUGCON.load(core::sync::atomic::Ordering::Relaxed) {
+        // SAFETY: writing port 0xE9 only emits a byte on QEMU's debug
+        // console (and does nothing where there is none): no state that the
+        // kernel or a PD relies on changes.
+        unsafe { cpu::outb(DEBUGCON_PORT, b) }
+    } else {
+        serial::write_byte(b);
+    }
 }
 
 /// Arm the preemption timer to fire once after `ticks` LAPIC ticks.
