@@ -71,6 +71,7 @@ pub mod ipc;
 pub mod raw;
 #[cfg(all(target_os = "none", not(test)))]
 mod rt;
+pub mod shared;
 pub mod vars;
 
 pub use arch::rdtsc;
@@ -81,6 +82,7 @@ pub use handler::{run, Handler, UNHANDLED_LABEL};
 pub use ioport::{power_off, IoPort, DEBUG_EXIT_PORT};
 pub use ipc::{mr_get, mr_set, MAX_MESSAGE_REGISTERS};
 pub use mantle_abi as abi;
+pub use shared::SharedWords;
 pub use vars::{pd_name, PdName, SetVar};
 
 /// Build a [`MessageInfo`] (libmicrokit's `microkit_msginfo_new`): `label`

@@ -25,6 +25,8 @@
 //!   page. The sample is the sink's reading minus the client's.
 #![no_std]
 
+use mantle_runtime::SharedWords;
+
 /// Timed iterations per measurement.
 pub const ITERATIONS: usize = 10_000;
 /// Untimed warm-up iterations per measurement.
@@ -43,17 +45,17 @@ pub const CLIENT_SINK: usize = 1;
 /// client: I/O port grant for QEMU's exit port.
 pub const CLIENT_EXIT_IOPORT: usize = 0;
 
+/// The shared `stamps` page.
+// SAFETY: `ipc.system` maps the 4 KiB `stamps` region at SHARED_VADDR in the
+// client (read-only; it only reads) and the sink (read-write).
+pub const STAMPS: SharedWords = unsafe { SharedWords::new(SHARED_VADDR, 4096) };
+
 /// Read shared word `slot`.
 pub fn shared_read(slot: usize) -> u64 {
-    assert!(slot < 512);
-    // SAFETY: `ipc.system` maps the 4 KiB `stamps` region at SHARED_VADDR
-    // in the client and the sink; `slot < 512` stays inside it.
-    unsafe { (SHARED_VADDR as *const u64).add(slot).read_volatile() }
+    STAMPS.read(slot)
 }
 
-/// Write shared word `slot`.
+/// Write shared word `slot` (the sink only).
 pub fn shared_write(slot: usize, value: u64) {
-    assert!(slot < 512);
-    // SAFETY: as in `shared_read`; the sink maps the region read-write.
-    unsafe { (SHARED_VADDR as *mut u64).add(slot).write_volatile(value) }
+    STAMPS.write(slot, value)
 }

@@ -7,7 +7,7 @@
 //! `tests/systems/*.system` file.
 #![no_std]
 
-use mantle_runtime::{debug_println, mr_get, mr_set, power_off, MessageInfo};
+use mantle_runtime::{debug_println, mr_get, mr_set, power_off, MessageInfo, SharedWords};
 
 /// The I/O port grant id that covers port 0xf4 in every test system.
 pub const EXIT_IOPORT: usize = 0;
@@ -16,20 +16,19 @@ pub const EXIT_IOPORT: usize = 0;
 /// (`<map mr="progress" vaddr="0x20000000" .../>`).
 pub const SHARED_VADDR: u64 = 0x2000_0000;
 
-/// Word `slot` of the shared page, read volatilely.
+/// The shared `progress` page.
+// SAFETY: the SDF maps the 4 KiB `progress` region at SHARED_VADDR in every
+// PD that uses it, read-write in those that write it.
+pub const PROGRESS: SharedWords = unsafe { SharedWords::new(SHARED_VADDR, 4096) };
+
+/// Word `slot` of the shared page.
 pub fn shared_read(slot: usize) -> u64 {
-    assert!(slot < 512);
-    // SAFETY: the SDF maps the 4 KiB `progress` region at SHARED_VADDR in
-    // every PD that calls this; `slot < 512` keeps the word inside it. Other
-    // PDs write it concurrently only in whole aligned words.
-    unsafe { (SHARED_VADDR as *const u64).add(slot).read_volatile() }
+    PROGRESS.read(slot)
 }
 
 /// Write word `slot` of the shared page.
 pub fn shared_write(slot: usize, value: u64) {
-    assert!(slot < 512);
-    // SAFETY: as in `shared_read`; the region is mapped read-write.
-    unsafe { (SHARED_VADDR as *mut u64).add(slot).write_volatile(value) }
+    PROGRESS.write(slot, value)
 }
 
 /// How the echo server transforms each message register.
@@ -94,5 +93,52 @@ pub fn spin_forever(slot: usize) -> ! {
         n = n.wrapping_add(1);
         shared_write(slot, n);
         core::hint::spin_loop();
+    }
+}
+
+/// A PD that runs after another PD of its system faulted (it has lower
+/// priority) and proves the system still works by ping-ponging
+/// notifications with an echo PD on channel 0, [`SURVIVOR_ROUNDS`] times.
+pub mod survivor {
+    use super::finish;
+    use mantle_runtime::{debug_println, Channel, Handler};
+
+    const ECHO: Channel = Channel::new(0);
+    /// Round trips before the test passes.
+    pub const SURVIVOR_ROUNDS: u32 = 5;
+
+    /// The survivor of test `test`.
+    pub struct Survivor {
+        test: &'static str,
+        rounds: u32,
+    }
+
+    impl Handler for Survivor {
+        fn notified(&mut self, ch: Channel) {
+            let test = self.test;
+            if ch != ECHO {
+                debug_println!("{}: unexpected notification on {}", test, ch);
+                finish(test, false);
+            }
+            self.rounds += 1;
+            debug_println!(
+                "{}: survivor round {} of {}",
+                test,
+                self.rounds,
+                SURVIVOR_ROUNDS
+            );
+            if self.rounds == SURVIVOR_ROUNDS {
+                debug_println!("{}: survivor ok", test);
+                finish(test, true);
+            }
+            ECHO.notify().expect("notify echo");
+        }
+    }
+
+    /// `init` of the survivor of test `test`.
+    pub fn init(test: &'static str) -> Survivor {
+        debug_println!("{}: survivor started", test);
+        ECHO.notify().expect("notify echo");
+        Survivor { test, rounds: 0 }
     }
 }

@@ -1,42 +1,13 @@
-//! fault_unmapped: runs after the victim faulted (lower priority) and
-//! proves the system still works by ping-ponging notifications with echo.
+//! fault_unmapped: the PD that must keep working after another PD faulted (see
+//! [`mantle_test_pds::survivor`]).
 #![no_std]
 #![no_main]
 
-use mantle_runtime::{debug_println, protection_domain, Channel, Handler};
-use mantle_test_pds::finish;
-
-const ECHO: Channel = Channel::new(0);
-const ROUNDS: u32 = 5;
-
-struct Survivor {
-    rounds: u32,
-}
-
-impl Handler for Survivor {
-    fn notified(&mut self, ch: Channel) {
-        if ch != ECHO {
-            debug_println!("fault_unmapped: unexpected notification on {}", ch);
-            finish("fault_unmapped", false);
-        }
-        self.rounds += 1;
-        debug_println!(
-            "fault_unmapped: survivor round {} of {}",
-            self.rounds,
-            ROUNDS
-        );
-        if self.rounds == ROUNDS {
-            debug_println!("fault_unmapped: survivor ok");
-            finish("fault_unmapped", true);
-        }
-        ECHO.notify().expect("notify echo");
-    }
-}
+use mantle_runtime::protection_domain;
+use mantle_test_pds::survivor::{self, Survivor};
 
 fn init() -> Survivor {
-    debug_println!("fault_unmapped: survivor started");
-    ECHO.notify().expect("notify echo");
-    Survivor { rounds: 0 }
+    survivor::init("fault_unmapped")
 }
 
 protection_domain!(init);
