@@ -23,7 +23,7 @@
 //! consumer's own idea of the data region (aligned, inside, no overflow);
 //! [`StorageInfo::snapshot`] copies the info page once into private memory.
 
-use crate::ring::{ConsumerSignalled, Consumer, Entry, Layout, Producer, QueueMemory, RingHeader};
+use crate::ring::{Consumer, ConsumerSignalled, Entry, Layout, Producer, QueueMemory, RingHeader};
 use crate::sync::{AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 /// The unit of transfer, in bytes.
@@ -388,7 +388,8 @@ impl Response {
     /// still checks that the id is in flight and `success_count` is at most
     /// the request's `count`.
     pub fn check(&self, max_ids: u32) -> Result<(RespStatus, u16, u32), ResponseError> {
-        let status = RespStatus::from_raw(self.status).ok_or(ResponseError::BadStatus(self.status))?;
+        let status =
+            RespStatus::from_raw(self.status).ok_or(ResponseError::BadStatus(self.status))?;
         if self.id >= max_ids {
             return Err(ResponseError::UnknownId(self.id));
         }
@@ -539,7 +540,8 @@ impl StorageInfo {
             s.store(b, Ordering::Relaxed);
         }
         self.serial_number[MAX_SERIAL_NUMBER].store(0, Ordering::Relaxed);
-        self.read_only.store(u8::from(d.read_only), Ordering::Relaxed);
+        self.read_only
+            .store(u8::from(d.read_only), Ordering::Relaxed);
         self.sector_size.store(d.sector_size, Ordering::Relaxed);
         self.block_size.store(d.block_size, Ordering::Relaxed);
         self.queue_depth.store(d.queue_depth, Ordering::Relaxed);
@@ -588,28 +590,55 @@ mod tests {
         let resp = ResponseQueueMemory::<4>::new();
         let (mut client_req, mut driver_req) = req.split(4).unwrap();
         let (mut driver_resp, mut client_resp) = resp.split(4).unwrap();
-        client_req.enqueue(Request::new(ReqCode::Read, 8192, 10, 2, 7)).unwrap();
-        client_req.enqueue(Request::new(ReqCode::Flush, 0, 0, 0, 8)).unwrap();
+        client_req
+            .enqueue(Request::new(ReqCode::Read, 8192, 10, 2, 7))
+            .unwrap();
+        client_req
+            .enqueue(Request::new(ReqCode::Flush, 0, 0, 0, 8))
+            .unwrap();
         assert!(client_req.take_signal_request());
         let r = driver_req.dequeue_checked(|r| r.check(16384)).unwrap();
-        assert_eq!((r.code, r.offset, r.block_number, r.count, r.id), (ReqCode::Read, 8192, 10, 2, 7));
+        assert_eq!(
+            (r.code, r.offset, r.block_number, r.count, r.id),
+            (ReqCode::Read, 8192, 10, 2, 7)
+        );
         let f = driver_req.dequeue_checked(|r| r.check(16384)).unwrap();
         assert_eq!(f.code, ReqCode::Flush);
-        driver_resp.enqueue(Response::new(RespStatus::Ok, 2, 7)).unwrap();
+        driver_resp
+            .enqueue(Response::new(RespStatus::Ok, 2, 7))
+            .unwrap();
         let back = client_resp.dequeue().unwrap();
         assert_eq!(back.check(16), Ok((RespStatus::Ok, 2, 7)));
     }
 
     #[test]
     fn request_validation() {
-        let rq = |code, off, blk, count| Request { code, io_or_offset: off, block_number: blk, count, id: 0 };
+        let rq = |code, off, blk, count| Request {
+            code,
+            io_or_offset: off,
+            block_number: blk,
+            count,
+            id: 0,
+        };
         assert_eq!(rq(9, 0, 0, 1).check(1 << 20), Err(RequestError::BadCode(9)));
         assert_eq!(rq(0, 0, 0, 0).check(1 << 20), Err(RequestError::BadCount));
-        assert_eq!(rq(1, 100, 0, 1).check(1 << 20), Err(RequestError::Misaligned));
-        assert_eq!(rq(0, 4096, 0, 256).check(1 << 20), Err(RequestError::OutOfRegion));
+        assert_eq!(
+            rq(1, 100, 0, 1).check(1 << 20),
+            Err(RequestError::Misaligned)
+        );
+        assert_eq!(
+            rq(0, 4096, 0, 256).check(1 << 20),
+            Err(RequestError::OutOfRegion)
+        );
         assert!(rq(0, 4096, 0, 255).check(1 << 20).is_ok());
-        assert_eq!(rq(0, u64::MAX - 4095, 0, 2).check(u64::MAX), Err(RequestError::OutOfRegion));
-        assert_eq!(rq(0, 0, u64::MAX, 2).check(1 << 20), Err(RequestError::OutOfRegion));
+        assert_eq!(
+            rq(0, u64::MAX - 4095, 0, 2).check(u64::MAX),
+            Err(RequestError::OutOfRegion)
+        );
+        assert_eq!(
+            rq(0, 0, u64::MAX, 2).check(1 << 20),
+            Err(RequestError::OutOfRegion)
+        );
         assert!(rq(3, 12345, 0, 0).check(0).is_ok());
     }
 
@@ -617,14 +646,32 @@ mod tests {
     fn bad_codes_are_counted() {
         let req = RequestQueueMemory::<4>::new();
         let (mut p, mut c) = req.split(4).unwrap();
-        p.enqueue(Request { code: 77, ..Default::default() }).unwrap();
+        p.enqueue(Request {
+            code: 77,
+            ..Default::default()
+        })
+        .unwrap();
         assert!(matches!(
             c.dequeue_checked(|r| r.check(4096)),
-            Err(CheckedError::Rejected { reason: RequestError::BadCode(77), .. })
+            Err(CheckedError::Rejected {
+                reason: RequestError::BadCode(77),
+                ..
+            })
         ));
         assert_eq!(c.stats().rejected, 1);
-        assert_eq!(Response { status: 5, success_count: 0, id: 0 }.check(1), Err(ResponseError::BadStatus(5)));
-        assert_eq!(Response::new(RespStatus::ErrIo, 0, 3).check(3), Err(ResponseError::UnknownId(3)));
+        assert_eq!(
+            Response {
+                status: 5,
+                success_count: 0,
+                id: 0
+            }
+            .check(1),
+            Err(ResponseError::BadStatus(5))
+        );
+        assert_eq!(
+            Response::new(RespStatus::ErrIo, 0, 3).check(3),
+            Err(ResponseError::UnknownId(3))
+        );
     }
 
     #[test]

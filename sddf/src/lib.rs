@@ -72,5 +72,6 @@ pub mod signal;
 pub mod sync;
 
 pub use ring::{
-    CheckedError, Consumer, Corrupt, DequeueError, EnqueueError, Producer, QueueMemory, SetupError, Stats,
+    CheckedError, Consumer, Corrupt, DequeueError, EnqueueError, Producer, QueueMemory, SetupError,
+    Stats,
 };

@@ -30,7 +30,7 @@
 //! [`Consumer::dequeue_checked`]: crate::ring::Consumer::dequeue_checked
 //! [`Stats::rejected`]: crate::ring::Stats::rejected
 
-use crate::ring::{ConsumerSignalled, Consumer, Entry, Layout, Producer, QueueMemory, RingHeader};
+use crate::ring::{Consumer, ConsumerSignalled, Entry, Layout, Producer, QueueMemory, RingHeader};
 use crate::sync::{AtomicU16, AtomicU32, AtomicU64, Ordering};
 
 /// The size of a network buffer, in bytes.
@@ -76,7 +76,8 @@ impl Entry for BufferDesc {
     }
 
     fn store(slot: &BufferDescSlot, value: Self) {
-        slot.io_or_offset.store(value.io_or_offset, Ordering::Relaxed);
+        slot.io_or_offset
+            .store(value.io_or_offset, Ordering::Relaxed);
         slot.len.store(value.len, Ordering::Relaxed);
     }
 }
@@ -273,7 +274,9 @@ impl BufferRegion {
     /// The slot number of the buffer at `io_or_offset`: inside the region
     /// and aligned to the buffer size.
     pub fn index_of(&self, io_or_offset: u64) -> Result<usize, DescError> {
-        let off = io_or_offset.checked_sub(self.base).ok_or(DescError::OutOfRegion)?;
+        let off = io_or_offset
+            .checked_sub(self.base)
+            .ok_or(DescError::OutOfRegion)?;
         let size = u64::from(self.buffer_size);
         if off % size != 0 {
             return Err(DescError::Misaligned);
@@ -517,7 +520,10 @@ mod tests {
             p.enqueue(d(i, 7)).unwrap();
             assert_eq!(c.dequeue().unwrap(), d(i, 7));
         }
-        assert_eq!(mem.header().tail.load(Ordering::Relaxed), (70_000u32 & 0xffff) as u16);
+        assert_eq!(
+            mem.header().tail.load(Ordering::Relaxed),
+            (70_000u32 & 0xffff) as u16
+        );
     }
 
     #[test]
@@ -589,8 +595,14 @@ mod tests {
     fn region_validation() {
         let r = BufferRegion::new(0x1000, 2048, 4).unwrap();
         assert_eq!(r.check_filled(d(0x1000, 1)).unwrap().index(), 0);
-        assert_eq!(r.check_filled(d(0x1000 + 3 * 2048, 2048)).unwrap().index(), 3);
-        assert_eq!(r.check_filled(d(0x1000 + 4 * 2048, 1)), Err(DescError::OutOfRegion));
+        assert_eq!(
+            r.check_filled(d(0x1000 + 3 * 2048, 2048)).unwrap().index(),
+            3
+        );
+        assert_eq!(
+            r.check_filled(d(0x1000 + 4 * 2048, 1)),
+            Err(DescError::OutOfRegion)
+        );
         assert_eq!(r.check_filled(d(0xfff, 1)), Err(DescError::OutOfRegion));
         assert_eq!(r.check_filled(d(0x1001, 1)), Err(DescError::Misaligned));
         assert_eq!(r.check_filled(d(0x1000, 0)), Err(DescError::BadLength));

@@ -18,7 +18,7 @@
 //!   it with a **Release** store of `head`, so its reads of the slot happen
 //!   before the producer (which loads `head` with **Acquire**) reuses it.
 //! * The signal flag has its own protocol, with full fences; see
-//!   [`signal`](crate::signal).
+//!   [`signal`].
 //!
 //! # Invariants
 //!
@@ -502,7 +502,11 @@ impl<'a, L: Layout> Consumer<'a, L> {
         let tail = self.header.load_tail(Ordering::Acquire) & Self::M;
         // Legitimate: tail_seen <= tail <= head + capacity (modulo the width).
         let moved = tail.wrapping_sub(self.tail_seen) & Self::M;
-        let limit = self.head.wrapping_add(self.mask + 1).wrapping_sub(self.tail_seen) & Self::M;
+        let limit = self
+            .head
+            .wrapping_add(self.mask + 1)
+            .wrapping_sub(self.tail_seen)
+            & Self::M;
         if moved > limit {
             self.stats.corrupt = self.stats.corrupt.saturating_add(1);
             return Err(Corrupt);
@@ -596,7 +600,7 @@ impl<'a, L: Layout> Consumer<'a, L> {
 }
 
 /// The consumer side of the signal-only-when-asked protocol (network and
-/// block queues). See [`signal`](crate::signal) for the protocol.
+/// block queues). See [`signal`] for the protocol.
 impl<L: Layout> Consumer<'_, L>
 where
     L::Header: ConsumerSignalled,
@@ -634,7 +638,7 @@ where
 }
 
 /// The producer side of the signal-only-when-asked protocol (network and
-/// block queues). See [`signal`](crate::signal) for the protocol.
+/// block queues). See [`signal`] for the protocol.
 impl<L: Layout> Producer<'_, L>
 where
     L::Header: ConsumerSignalled,
@@ -770,5 +774,90 @@ impl<L: Layout, const N: usize> QueueMemory<L, N> {
     /// Both handles, with the given capacity.
     pub fn split(&self, capacity: usize) -> Result<(Producer<'_, L>, Consumer<'_, L>), SetupError> {
         Ok((self.producer(capacity)?, self.consumer(capacity)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::{BufferDesc, NetQueue, NetQueueMemory};
+    use crate::serial::SerialQueueMemory;
+
+    #[test]
+    fn capacities() {
+        let mem = NetQueueMemory::<16>::new();
+        assert_eq!(mem.producer(0).unwrap_err(), SetupError::NotPowerOfTwo);
+        assert_eq!(mem.producer(12).unwrap_err(), SetupError::NotPowerOfTwo);
+        assert_eq!(mem.consumer(32).unwrap_err(), SetupError::TooLarge);
+        assert_eq!(mem.consumer(1).unwrap().capacity(), 1);
+        assert_eq!(
+            check_capacity::<crate::net::NetHeader>(1 << 15),
+            Ok(1 << 15)
+        );
+        assert_eq!(
+            check_capacity::<crate::net::NetHeader>(1 << 16),
+            Err(SetupError::TooLarge)
+        );
+        assert_eq!(
+            check_capacity::<crate::serial::SerialHeader>(1 << 31),
+            Ok(1 << 31)
+        );
+    }
+
+    #[test]
+    fn capacity_one_works() {
+        let mem = NetQueueMemory::<1>::new();
+        let (mut p, mut c) = mem.split(1).unwrap();
+        for i in 0..5 {
+            let d = BufferDesc {
+                io_or_offset: i,
+                len: 1,
+            };
+            p.enqueue(d).unwrap();
+            assert_eq!(p.enqueue(d), Err(EnqueueError::Full));
+            assert_eq!(c.dequeue(), Ok(d));
+            assert_eq!(c.dequeue(), Err(DequeueError::Empty));
+        }
+    }
+
+    #[test]
+    fn bulk_partial() {
+        let mem = SerialQueueMemory::<4>::new();
+        let (mut p, mut c) = mem.split(4).unwrap();
+        assert_eq!(p.enqueue_slice(&[]), Ok(0));
+        assert_eq!(p.enqueue_slice(&[1, 2, 3]), Ok(3));
+        assert_eq!(p.enqueue_slice(&[4, 5, 6]), Ok(1));
+        let mut out = [0; 3];
+        assert_eq!(c.dequeue_into(&mut out), Ok(3));
+        assert_eq!(out, [1, 2, 3]);
+        assert_eq!(c.dequeue_into(&mut []), Ok(0));
+        assert_eq!(c.available(), Ok(1));
+        assert!(!c.is_empty());
+        assert!(!p.is_full());
+        assert_eq!(p.free(), Ok(3));
+    }
+
+    #[test]
+    fn attaches_to_a_queue_in_use() {
+        let mem = NetQueueMemory::<4>::new();
+        mem.header().tail.store(7, Ordering::Relaxed);
+        mem.header().head.store(5, Ordering::Relaxed);
+        let (mut p, mut c) = mem.split(4).unwrap();
+        assert_eq!(p.free(), Ok(2));
+        assert_eq!(c.available(), Ok(2));
+    }
+
+    #[test]
+    fn debug_and_display() {
+        extern crate std;
+        use std::format;
+        let mem = QueueMemory::<NetQueue, 2>::default();
+        let (p, c) = mem.split(2).unwrap();
+        assert!(format!("{p:?}").contains("capacity: 2"));
+        assert!(format!("{c:?}").contains("head: 0"));
+        assert_eq!(
+            format!("{}", SetupError::TooLarge),
+            "queue capacity exceeds half the counter range"
+        );
     }
 }

@@ -15,8 +15,14 @@
 //! (slot contents are loom atomics too, so a missing Acquire/Release would
 //! show up as a stale value).
 //!
-//! The `broken_*` models drop one step of the protocol and must fail, which
-//! shows the models can find the bug they are there to exclude.
+//! The `broken_*` models drop one step of the protocol (the consumer's
+//! re-check, the consumer's fence, the notifier's fence, the space waiter's
+//! re-check, the Release on `tail`) and must fail, which shows the models can
+//! find the bug they are there to exclude.
+//!
+//! The signalling models start with no request outstanding; zeroed memory
+//! (a request pending) is a state they reach after the waiter's first
+//! re-arm, so it is covered too.
 #![cfg(loom)]
 
 // std's Arc, not loom's: loom's Arc touches the model when dropped, which
@@ -28,6 +34,8 @@ use loom::sync::Notify;
 use loom::thread;
 use sddf::net::{BufferDesc, NetQueue};
 use sddf::serial::SerialQueue;
+use sddf::signal::NOT_REQUESTED;
+use sddf::sync::Ordering;
 use sddf::QueueMemory;
 
 /// How the consumer of a network queue re-arms before sleeping.
@@ -41,6 +49,15 @@ enum Rearm {
     NoFence,
 }
 
+/// How the producer of a network queue checks for a signal request.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Notifier {
+    /// The library's protocol: SeqCst fence, then check and clear the flag.
+    Protocol,
+    /// Broken: check and clear the flag without the fence.
+    NoFence,
+}
+
 fn desc(i: u64) -> BufferDesc {
     BufferDesc {
         io_or_offset: i * 2048,
@@ -51,9 +68,22 @@ fn desc(i: u64) -> BufferDesc {
 /// Producer puts `items` descriptors, in batches of `batch`, into a queue of
 /// capacity `cap >= items` and signals when asked; the consumer processes,
 /// re-arms and sleeps until it has them all.
-fn consumer_waits(items: u64, batch: u64, cap: usize, rearm: Rearm) {
-    loom::model(move || {
+fn consumer_waits(
+    items: u64,
+    batch: u64,
+    cap: usize,
+    (rearm, notifier): (Rearm, Notifier),
+    preemption_bound: Option<usize>,
+) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = preemption_bound;
+    builder.check(move || {
         let mem = Arc::new(QueueMemory::<NetQueue, 4>::new());
+        // Start with no request outstanding (zeroed memory would start with
+        // one, which gives the first batch a free notification).
+        mem.header()
+            .consumer_signalled
+            .store(NOT_REQUESTED, Ordering::Relaxed);
         let wake_consumer = Arc::new(Notify::new());
 
         let producer = {
@@ -67,7 +97,18 @@ fn consumer_waits(items: u64, batch: u64, cap: usize, rearm: Rearm) {
                         tx.enqueue(desc(i)).expect("sized never to fill");
                         i += 1;
                     }
-                    if tx.take_signal_request() {
+                    let notify = match notifier {
+                        Notifier::Protocol => tx.take_signal_request(),
+                        Notifier::NoFence => {
+                            let flag = &mem.header().consumer_signalled;
+                            let requested = flag.load(Ordering::Relaxed) == 0;
+                            if requested {
+                                flag.store(NOT_REQUESTED, Ordering::Relaxed);
+                            }
+                            requested
+                        }
+                    };
+                    if notify {
                         wake.notify();
                     }
                 }
@@ -111,40 +152,53 @@ fn consumer_waits(items: u64, batch: u64, cap: usize, rearm: Rearm) {
         }
         producer.join().unwrap();
         assert_eq!(got, items);
-        assert_eq!(rx.dequeue(), Err(sddf::DequeueError::Empty), "entry delivered twice");
+        assert_eq!(
+            rx.dequeue(),
+            Err(sddf::DequeueError::Empty),
+            "entry delivered twice"
+        );
         assert_eq!(rx.stats(), sddf::Stats::default());
     });
 }
 
 #[test]
 fn consumer_waits_one_item_per_batch() {
-    consumer_waits(2, 1, 2, Rearm::Protocol);
+    consumer_waits(2, 1, 2, (Rearm::Protocol, Notifier::Protocol), None);
 }
 
 #[test]
 fn consumer_waits_two_item_batches() {
-    consumer_waits(3, 2, 4, Rearm::Protocol);
+    consumer_waits(3, 2, 4, (Rearm::Protocol, Notifier::Protocol), Some(6));
 }
 
 #[test]
 #[should_panic(expected = "deadlock")]
 fn broken_consumer_without_recheck_loses_wakeup() {
-    consumer_waits(2, 1, 2, Rearm::NoRecheck);
+    consumer_waits(2, 1, 2, (Rearm::NoRecheck, Notifier::Protocol), None);
 }
 
 #[test]
 #[should_panic(expected = "deadlock")]
 fn broken_consumer_without_fence_loses_wakeup() {
-    consumer_waits(2, 1, 2, Rearm::NoFence);
+    consumer_waits(2, 1, 2, (Rearm::NoFence, Notifier::Protocol), None);
+}
+
+#[test]
+#[should_panic(expected = "deadlock")]
+fn broken_notifier_without_fence_loses_wakeup() {
+    consumer_waits(2, 1, 2, (Rearm::Protocol, Notifier::NoFence), None);
 }
 
 /// Serial-style flow control: the producer writes `items` bytes through a
-/// ring of capacity 2, asking for a space signal when full; the consumer
+/// ring of capacity `cap`, asking for a space signal when full; the consumer
 /// always gets notified by the producer and notifies the producer only when
 /// asked.
-fn producer_waits(items: u8, recheck: bool) {
+fn producer_waits(items: u8, cap: usize, recheck: bool) {
     loom::model(move || {
         let mem = Arc::new(QueueMemory::<SerialQueue, 2>::new());
+        mem.header()
+            .producer_signalled
+            .store(NOT_REQUESTED, Ordering::Relaxed);
         let wake_consumer = Arc::new(Notify::new());
         let wake_producer = Arc::new(Notify::new());
 
@@ -153,7 +207,7 @@ fn producer_waits(items: u8, recheck: bool) {
             let wake_consumer = wake_consumer.clone();
             let wake_producer = wake_producer.clone();
             thread::spawn(move || {
-                let mut rx = mem.consumer(2).unwrap();
+                let mut rx = mem.consumer(cap).unwrap();
                 let mut got = 0u8;
                 loop {
                     let mut buf = [0u8; 2];
@@ -176,7 +230,7 @@ fn producer_waits(items: u8, recheck: bool) {
             })
         };
 
-        let mut tx = mem.producer(2).unwrap();
+        let mut tx = mem.producer(cap).unwrap();
         let mut sent = 0u8;
         while sent < items {
             match tx.enqueue(sent) {
@@ -206,11 +260,67 @@ fn producer_waits(items: u8, recheck: bool) {
 
 #[test]
 fn producer_waits_for_space() {
-    producer_waits(3, true);
+    producer_waits(2, 1, true);
 }
 
 #[test]
 #[should_panic(expected = "deadlock")]
-fn broken_producer_without_recheck_loses_wakeup() {
-    producer_waits(3, false);
+fn broken_space_waiter_without_recheck_loses_wakeup() {
+    producer_waits(2, 1, false);
+}
+
+/// The models also check the data path: a producer that publishes `tail`
+/// with a Relaxed store (instead of the library's Release) lets the consumer
+/// see the new index but the old slot contents, and loom finds it.
+#[test]
+#[should_panic(expected = "stale slot")]
+fn broken_relaxed_publication_is_caught() {
+    use sddf::ring::Entry;
+    loom::model(|| {
+        let mem = Arc::new(QueueMemory::<NetQueue, 2>::new());
+        let producer = {
+            let mem = mem.clone();
+            thread::spawn(move || {
+                BufferDesc::store(&mem.slots()[0], desc(0));
+                mem.header().tail.store(1, Ordering::Relaxed);
+            })
+        };
+        let mut rx = mem.consumer(2).unwrap();
+        loop {
+            match rx.dequeue() {
+                Ok(d) => {
+                    assert_eq!(d, desc(0), "stale slot");
+                    break;
+                }
+                Err(_) => thread::yield_now(),
+            }
+        }
+        producer.join().unwrap();
+    });
+}
+
+/// The same hand-over through the library (Release store of `tail`, Acquire
+/// load) is never stale.
+#[test]
+fn library_publication_is_never_stale() {
+    loom::model(|| {
+        let mem = Arc::new(QueueMemory::<NetQueue, 2>::new());
+        let producer = {
+            let mem = mem.clone();
+            thread::spawn(move || {
+                mem.producer(2).unwrap().enqueue(desc(0)).unwrap();
+            })
+        };
+        let mut rx = mem.consumer(2).unwrap();
+        loop {
+            match rx.dequeue() {
+                Ok(d) => {
+                    assert_eq!(d, desc(0), "stale slot");
+                    break;
+                }
+                Err(_) => thread::yield_now(),
+            }
+        }
+        producer.join().unwrap();
+    });
 }

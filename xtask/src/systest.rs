@@ -229,9 +229,27 @@ fn lints() -> Result {
 fn host_tests() -> Result {
     eprintln!("xtask: host tests");
     let mut c = cargo();
-    c.args(["test", "-p", "mantle-abi", "-p", "mantle", "-p", "xtask"])
-        .args(["--features", "mantle-abi/alloc"]);
-    artifacts::run(c, "host tests")
+    c.args([
+        "test",
+        "-p",
+        "mantle-abi",
+        "-p",
+        "mantle",
+        "-p",
+        "sddf",
+        "-p",
+        "xtask",
+    ])
+    .args(["--features", "mantle-abi/alloc"]);
+    artifacts::run(c, "host tests")?;
+    eprintln!("xtask: loom models of the queue signalling protocol");
+    // Its own target directory: RUSTFLAGS are part of cargo's fingerprint,
+    // so sharing `target/` would rebuild everything on every switch.
+    let mut c = cargo();
+    c.args(["test", "-p", "sddf", "--release", "--test", "loom"])
+        .env("RUSTFLAGS", "--cfg loom")
+        .env("CARGO_TARGET_DIR", artifacts::root().join("target/loom"));
+    artifacts::run(c, "loom models")
 }
 
 fn system_tests(only: Option<&str>) -> Result {
