@@ -80,7 +80,11 @@ pub enum DecodeError {
     /// A field of PD `pd` is invalid.
     BadPd { pd: usize, what: &'static str },
     /// Channel end `id` of PD `pd` is invalid.
-    BadEnd { pd: usize, id: usize, what: &'static str },
+    BadEnd {
+        pd: usize,
+        id: usize,
+        what: &'static str,
+    },
     /// Map record `index` is invalid.
     BadMap { index: usize, what: &'static str },
     /// IRQ record `index` is invalid.
@@ -492,7 +496,11 @@ impl<'a> BootDescription<'a> {
         let ioports = run()?;
         let mut ends = [End::None; MAX_IDS];
         for (id, end) in ends.iter_mut().enumerate() {
-            let bad_end = |what| DecodeError::BadEnd { pd: index, id, what };
+            let bad_end = |what| DecodeError::BadEnd {
+                pd: index,
+                id,
+                what,
+            };
             let kind = r.u8()?;
             let flags = r.u8()?;
             let peer_pd = r.u8()?;
@@ -707,8 +715,7 @@ impl<'a> BootDescription<'a> {
         if pd.ipc_buffer_paddr % PAGE_SIZE != 0 || pd.ipc_buffer_paddr == 0 {
             return Err(bad("ipc buffer"));
         }
-        if !Self::check_run(pd.maps, self.map_count) || pd.maps.count as usize > MAX_MAPS_PER_PD
-        {
+        if !Self::check_run(pd.maps, self.map_count) || pd.maps.count as usize > MAX_MAPS_PER_PD {
             return Err(bad("map run"));
         }
         if !Self::check_run(pd.irqs, self.irq_count) {
@@ -736,7 +743,11 @@ impl<'a> BootDescription<'a> {
             }
         }
         for (id, end) in pd.ends.iter().enumerate() {
-            let bad_end = |what| DecodeError::BadEnd { pd: index, id, what };
+            let bad_end = |what| DecodeError::BadEnd {
+                pd: index,
+                id,
+                what,
+            };
             match *end {
                 End::None => {}
                 End::Channel {

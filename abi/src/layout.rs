@@ -75,12 +75,17 @@ pub const fn align_up(value: u64, align: u64) -> Option<u64> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn layout_is_ordered_and_aligned() {
-        assert_eq!(IPC_BUFFER_VADDR % PAGE_SIZE, 0);
-        assert_eq!(STACK_TOP + PAGE_SIZE, IPC_BUFFER_VADDR);
+    // The layout constants are ordered and aligned (checked at compile time).
+    const _: () = {
+        assert!(IPC_BUFFER_VADDR % PAGE_SIZE == 0);
+        assert!(STACK_TOP + PAGE_SIZE == IPC_BUFFER_VADDR);
         assert!(map_limit(0x2000) < stack_bottom(0x2000));
         assert!(BOOTDESC_PHYS > KERNEL_PHYS_BASE);
+        assert!(PD_MEMORY_PHYS == BOOTDESC_PHYS + BOOTDESC_MAX_SIZE);
+    };
+
+    #[test]
+    fn align_up_rounds_and_detects_overflow() {
         assert_eq!(align_up(1, 0x1000), Some(0x1000));
         assert_eq!(align_up(u64::MAX, 0x1000), None);
     }

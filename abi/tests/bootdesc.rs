@@ -9,7 +9,12 @@ fn sample() -> SystemSpec {
     client.ipc_buffer_paddr = 0x90_0000;
     client.maps = Run { first: 0, count: 2 };
     client.ioports = Run { first: 0, count: 1 };
-    client.ends[0] = End::Channel { peer_pd: 1, peer_id: 3, can_notify: true, can_ppc: true };
+    client.ends[0] = End::Channel {
+        peer_pd: 1,
+        peer_id: 3,
+        can_notify: true,
+        can_ppc: true,
+    };
     let mut server = Pd::new("server");
     server.priority = 20;
     server.passive = true;
@@ -17,7 +22,12 @@ fn sample() -> SystemSpec {
     server.ipc_buffer_paddr = 0x91_0000;
     server.maps = Run { first: 2, count: 1 };
     server.irqs = Run { first: 0, count: 2 };
-    server.ends[3] = End::Channel { peer_pd: 0, peer_id: 0, can_notify: false, can_ppc: false };
+    server.ends[3] = End::Channel {
+        peer_pd: 0,
+        peer_id: 0,
+        can_notify: false,
+        can_ppc: false,
+    };
     server.ends[5] = End::Irq { irq: 0 };
     server.ends[6] = End::Irq { irq: 1 };
     let mut child = Pd::new("child");
@@ -27,7 +37,14 @@ fn sample() -> SystemSpec {
     child.period_us = 2000;
     child.entry = 0x20_0000;
     child.ipc_buffer_paddr = 0x92_0000;
-    let map = |vaddr, paddr, perms, kind| Map { vaddr, paddr, size: 0x1000, perms, cached: true, kind };
+    let map = |vaddr, paddr, perms, kind| Map {
+        vaddr,
+        paddr,
+        size: 0x1000,
+        perms,
+        cached: true,
+        kind,
+    };
     SystemSpec {
         pds: vec![client, server, child],
         maps: vec![
@@ -36,10 +53,35 @@ fn sample() -> SystemSpec {
             map(0x20_0000, 0xa1_0000, PERM_R, MapKind::Elf),
         ],
         irqs: vec![
-            Irq { pd: 1, id: 5, vector: 4, source: IrqSource::IoApic { ioapic: 0, pin: 4, level: false, active_low: false } },
-            Irq { pd: 1, id: 6, vector: 7, source: IrqSource::Msi { bus: 0, dev: 3, func: 0, handle: 1 } },
+            Irq {
+                pd: 1,
+                id: 5,
+                vector: 4,
+                source: IrqSource::IoApic {
+                    ioapic: 0,
+                    pin: 4,
+                    level: false,
+                    active_low: false,
+                },
+            },
+            Irq {
+                pd: 1,
+                id: 6,
+                vector: 7,
+                source: IrqSource::Msi {
+                    bus: 0,
+                    dev: 3,
+                    func: 0,
+                    handle: 1,
+                },
+            },
         ],
-        ioports: vec![IoPort { pd: 0, id: 0, base: 0x3f8, size: 8 }],
+        ioports: vec![IoPort {
+            pd: 0,
+            id: 0,
+            base: 0x3f8,
+            size: 8,
+        }],
         image_end: 0x100_0000,
     }
 }
@@ -65,7 +107,10 @@ fn rejects_asymmetric_channels_and_bad_ppc() {
     spec.pds[0].priority = 30;
     assert!(matches!(
         BootDescription::parse(&encode(&spec)),
-        Err(DecodeError::BadEnd { what: "ppc to a PD of no higher priority", .. })
+        Err(DecodeError::BadEnd {
+            what: "ppc to a PD of no higher priority",
+            ..
+        })
     ));
 }
 
@@ -73,18 +118,33 @@ fn rejects_asymmetric_channels_and_bad_ppc() {
 fn rejects_bad_records() {
     let mut spec = sample();
     spec.maps[0].vaddr = 0x7fff_ffff_f000;
-    assert!(matches!(BootDescription::parse(&encode(&spec)), Err(DecodeError::BadMap { index: 0, .. })));
+    assert!(matches!(
+        BootDescription::parse(&encode(&spec)),
+        Err(DecodeError::BadMap { index: 0, .. })
+    ));
     let mut spec = sample();
     spec.irqs[1].vector = 4;
-    assert!(matches!(BootDescription::parse(&encode(&spec)), Err(DecodeError::BadIrq { index: 1, .. })));
+    assert!(matches!(
+        BootDescription::parse(&encode(&spec)),
+        Err(DecodeError::BadIrq { index: 1, .. })
+    ));
     let mut spec = sample();
     spec.pds[2].parent = Some(2);
-    assert!(matches!(BootDescription::parse(&encode(&spec)), Err(DecodeError::BadPd { pd: 2, .. })));
+    assert!(matches!(
+        BootDescription::parse(&encode(&spec)),
+        Err(DecodeError::BadPd { pd: 2, .. })
+    ));
     let mut spec = sample();
     spec.ioports[0].size = 0;
-    assert!(matches!(BootDescription::parse(&encode(&spec)), Err(DecodeError::BadIoPort { .. })));
+    assert!(matches!(
+        BootDescription::parse(&encode(&spec)),
+        Err(DecodeError::BadIoPort { .. })
+    ));
     let bytes = encode(&sample());
-    assert_eq!(BootDescription::parse(&bytes[..bytes.len() - 1]).err(), Some(DecodeError::Truncated));
+    assert_eq!(
+        BootDescription::parse(&bytes[..bytes.len() - 1]).err(),
+        Some(DecodeError::Truncated)
+    );
 }
 
 proptest! {
