@@ -55,6 +55,9 @@ pub struct Built {
     pub image: Vec<u8>,
     /// Setvar patches made: (PD index, symbol, value).
     pub patches: Vec<(usize, String, u64)>,
+    /// Configuration blobs written into composed PDs' `__mantle_config`:
+    /// (PD index, the kinds of its sections, the blob).
+    pub configs: Vec<ConfigBlob>,
     /// Warnings.
     pub warnings: Vec<Diagnostic>,
     /// The kernel's `PT_LOAD` ranges (paddr, memsz).
@@ -109,6 +112,7 @@ pub fn build_bytes(
     };
     check_fixed_regions(&system, &placed, &mut d);
     let patches = patch_programs(&system, &programs, &mut placed, &mut d);
+    let configs = patch_configs(&system, &programs, &mut placed, &mut d);
     if d.has_errors() {
         return Err(d.into());
     }
@@ -124,6 +128,7 @@ pub fn build_bytes(
         bootdesc,
         image,
         patches,
+        configs,
         warnings: d.into_vec(),
         kernel_segments,
     })
@@ -289,6 +294,48 @@ fn patch_programs(
         }
     }
     patches
+}
+
+pub use crate::sdf::compose::ConfigBlob;
+
+/// Write every composed PD's configuration (now that physical addresses
+/// are known) into its `__mantle_config`.
+fn patch_configs(
+    system: &System,
+    programs: &[Program],
+    placed: &mut Placement,
+    d: &mut Diags,
+) -> Vec<ConfigBlob> {
+    let blobs = match crate::sdf::compose::configs(system, Some(&placed.mr_paddr)) {
+        Ok(b) => b,
+        Err(msg) => {
+            d.error(system.pos, msg);
+            return Vec::new();
+        }
+    };
+    for (i, _, blob) in &blobs {
+        let (Some(pd), Some(prog)) = (system.pds.get(*i), programs.get(*i)) else {
+            continue;
+        };
+        let used = crate::sdf::compose::used_len(blob);
+        if let Err(msg) = crate::program::patch_config(
+            prog,
+            &placed.seg_chunks[*i],
+            &mut placed.chunks,
+            blob,
+            used,
+        ) {
+            let pos = pd.program_image.as_ref().map_or(pd.pos, |p| p.pos);
+            d.error(
+                pos,
+                format!(
+                    "protection_domain '{}' is part of a composed subsystem: {msg}",
+                    pd.name
+                ),
+            );
+        }
+    }
+    blobs
 }
 
 /// Encode `spec` and check the result with the kernel's own decoder.

@@ -11,6 +11,8 @@ use std::time::Duration;
 pub const USAGE: &str = "\
 usage:
   mantle check SYSTEM [--search-path DIR]...
+  mantle expand SYSTEM [-o FILE] [--search-path DIR]...
+  mantle diagram SYSTEM -o FILE.svg|FILE.dot [--search-path DIR]...
   mantle build SYSTEM -o IMAGE [--kernel KERNEL_ELF] [--search-path DIR]... [--report FILE]
   mantle report SYSTEM [--kernel KERNEL_ELF] [--search-path DIR]... [--report FILE]
   mantle run SYSTEM [-o IMAGE] [--kernel KERNEL_ELF] [--search-path DIR]... [--report FILE]
@@ -18,6 +20,9 @@ usage:
 
   check    validate the system description (program images are not read;
            prefill_path files are)
+  expand   print the plain SDF that composed subsystems (<serial_subsystem>,
+           <timer_subsystem>, <net_subsystem>) expand to (stdout, or -o FILE)
+  diagram  draw the system: SVG, or Graphviz DOT when FILE ends in .dot
   build    validate, lay out and write one bootable ELF image
   report   like build, but print the report (to stdout, or --report FILE) and write no image
   run      build, then boot the image in QEMU with the console on this terminal;
@@ -72,12 +77,16 @@ fn parse_opts(cmd: &str, args: &[OsString]) -> Result<Opts, String> {
                 .ok_or_else(|| format!("{name} needs a value"))
         };
         match s.as_ref() {
-            "-o" | "--output" if cmd == "build" || cmd == "run" => {
+            "-o" | "--output" if matches!(cmd, "build" | "run" | "expand" | "diagram") => {
                 o.output = Some(val("-o")?.into())
             }
-            "--kernel" if cmd != "check" => o.kernel = Some(val("--kernel")?.into()),
+            "--kernel" if matches!(cmd, "build" | "run" | "report") => {
+                o.kernel = Some(val("--kernel")?.into())
+            }
             "--search-path" | "-L" => o.search.push(val("--search-path")?.into()),
-            "--report" if cmd != "check" => o.report = Some(val("--report")?.into()),
+            "--report" if matches!(cmd, "build" | "run" | "report") => {
+                o.report = Some(val("--report")?.into())
+            }
             "--accel" if cmd == "run" => {
                 let v = val("--accel")?;
                 o.accel =
@@ -129,7 +138,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
             println!("mantle {}", env!("CARGO_PKG_VERSION"));
             return 0;
         }
-        "check" | "build" | "run" | "report" => {}
+        "check" | "build" | "run" | "report" | "expand" | "diagram" => {}
         other => return fail(format!("unknown command '{other}'\n{USAGE}")),
     }
     let o = match parse_opts(&cmd, &args[1..]) {
@@ -149,6 +158,12 @@ pub fn main(args: Vec<OsString>) -> i32 {
                 1
             }
         };
+    }
+    if cmd == "expand" {
+        return expand(&system, &o);
+    }
+    if cmd == "diagram" {
+        return diagram(&system, &o);
     }
     if cmd == "build" && o.output.is_none() {
         return fail(format!("`mantle build` needs -o IMAGE\n{USAGE}"));
@@ -232,5 +247,55 @@ fn run_image(image: &Path, accel: Option<Accel>, timeout: Option<Duration>) -> i
             out.exit_code()
         }
         Err(e) => fail(format!("cannot start {}: {e}", qemu::QEMU)),
+    }
+}
+
+fn expand(system: &Path, o: &Opts) -> i32 {
+    match crate::expand(system, &o.search) {
+        Ok((text, warnings)) => {
+            print_diags(&warnings);
+            match &o.output {
+                Some(p) => match std::fs::write(p, text) {
+                    Ok(()) => {
+                        eprintln!("mantle: wrote {}", p.display());
+                        0
+                    }
+                    Err(e) => fail(format!("cannot write {}: {e}", p.display())),
+                },
+                None => {
+                    print!("{text}");
+                    0
+                }
+            }
+        }
+        Err(e) => {
+            print_error(&e);
+            1
+        }
+    }
+}
+
+fn diagram(system: &Path, o: &Opts) -> i32 {
+    let Some(out) = &o.output else {
+        return fail(format!(
+            "`mantle diagram` needs -o FILE.svg or -o FILE.dot\n{USAGE}"
+        ));
+    };
+    let dot = out.extension().is_some_and(|e| e == "dot");
+    match crate::diagram::render_file(system, &o.search, dot) {
+        Ok((text, warnings)) => {
+            print_diags(&warnings);
+            match std::fs::write(out, text) {
+                Ok(()) => {
+                    eprintln!("mantle: wrote {}", out.display());
+                    0
+                }
+                Err(e) => fail(format!("cannot write {}: {e}", out.display())),
+            }
+        }
+        Err(e) => {
+            print_error(&e);
+            1
+        }
     }
 }

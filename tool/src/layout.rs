@@ -4,7 +4,7 @@
 use crate::diag::Pos;
 use crate::program::Program;
 use crate::sdf::model::System;
-use mantle_abi::layout::{PAGE_SIZE, PD_MEMORY_PHYS};
+use mantle_abi::layout::{LARGE_PAGE_SIZE, PAGE_SIZE, PD_MEMORY_PHYS};
 
 /// PD memory must end at or below this address: QEMU gets 512 MiB and the
 /// kernel needs RAM above the image for page tables and its own data.
@@ -111,6 +111,30 @@ pub struct Placement {
     pub image_end: u64,
 }
 
+/// Does memory region `mi` get 2 MiB pages? Yes when its `page_size` is
+/// 2 MiB, or when everything allows it: the size is a multiple of 2 MiB,
+/// every map's vaddr is 2 MiB aligned and the physical address (fixed, or
+/// chosen by [`place`], which then aligns it to 2 MiB) is too. Maps must
+/// also leave the whole 2 MiB pages to the region, which the alignment
+/// and size guarantee.
+pub fn large_pages(sys: &System, mi: usize) -> bool {
+    let Some(mr) = sys.mrs.get(mi) else {
+        return false;
+    };
+    if mr.page_size == LARGE_PAGE_SIZE {
+        return true;
+    }
+    mr.size > 0
+        && mr.size % LARGE_PAGE_SIZE == 0
+        && mr.phys_addr.is_none_or(|p| p % LARGE_PAGE_SIZE == 0)
+        && sys
+            .pds
+            .iter()
+            .flat_map(|p| &p.maps)
+            .filter(|m| m.mr == mr.name)
+            .all(|m| m.vaddr % LARGE_PAGE_SIZE == 0)
+}
+
 /// Place every PD's program, stack and IPC buffer (PDs in order), then every
 /// memory region without a fixed address. Fails with the position of the
 /// item that did not fit.
@@ -164,8 +188,13 @@ pub fn place(sys: &System, programs: &[Program]) -> Result<Placement, (Pos, Stri
                     .map(|p| p.data.clone())
                     .unwrap_or_default();
                 let what = format!("memory_region '{}'", mr.name);
+                let align = if large_pages(sys, i) {
+                    LARGE_PAGE_SIZE
+                } else {
+                    mr.page_size
+                };
                 let c = placer
-                    .place(mr.size, mr.page_size, data, ChunkKind::Region(i), what)
+                    .place(mr.size, align, data, ChunkKind::Region(i), what)
                     .map_err(|e| (mr.pos, e))?;
                 placer.chunks[c].paddr
             }

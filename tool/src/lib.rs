@@ -1,9 +1,13 @@
 //! # mantle: the host tool of the Mantle microkernel
 //!
-//! `mantle check|build|run|report` reads a Microkit system description
-//! (SDF), checks it, lays out all physical memory, patches `setvar` symbols,
-//! encodes the boot description ([`mantle_abi::bootdesc`]) and writes one
-//! bootable ELF image that QEMU loads with `-kernel`.
+//! `mantle check|expand|diagram|build|run|report` reads a Microkit system
+//! description (SDF), expands its composed subsystems ([`sdf::compose`]),
+//! checks it, lays out all physical memory, patches `setvar` symbols and
+//! each component's configuration ([`mantle_config`]), encodes the boot
+//! description ([`mantle_abi::bootdesc`]) and writes one bootable ELF image
+//! that QEMU loads with `-kernel`. It also draws the system
+//! ([`diagram`]) and reports memory use, permissions and least-privilege
+//! findings ([`report`], [`sdf::privilege`]).
 //!
 //! ## Design principles
 //! - **Microkit's schema, unchanged.** An SDF that Microkit accepts for x86
@@ -19,8 +23,13 @@
 //!   kernel rejects.
 //! - **One definition.** Constants and formats come from `mantle-abi`; the
 //!   QEMU command line is defined once, in [`qemu`].
-//! - **Small modules**: [`sdf`] (parse, model, validate), [`elf`],
-//!   [`program`], [`layout`], [`spec`], [`mod@build`], [`image`], [`report`],
+//! - **Describe a subsystem once.** A `<serial_subsystem>` (or timer, or
+//!   network) expands to everything it needs; channel ids and addresses go
+//!   to the components through one shared definition ([`mantle_config`]),
+//!   never through numbers written twice. A plain SDF stays valid.
+//! - **Small modules**: [`sdf`] (parse, compose, model, validate,
+//!   privilege, write), [`elf`], [`program`], [`layout`], [`spec`],
+//!   [`mod@build`], [`image`], [`report`], [`diagram`] (dot, svg),
 //!   [`qemu`], [`cli`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -28,6 +37,7 @@
 pub mod build;
 pub mod cli;
 pub mod diag;
+pub mod diagram;
 pub mod elf;
 pub mod image;
 pub mod layout;
@@ -58,6 +68,22 @@ pub fn check_with(
     let mut dirs = vec![path.parent().map(Into::into).unwrap_or_default()];
     dirs.extend(search_paths.iter().cloned());
     sdf::load_bytes(&name, &bytes, &dirs).map(|(_, d)| d.into_vec())
+}
+
+/// Expand the SDF at `path`: the plain SDF its composed subsystems
+/// (`<serial_subsystem>` ...) stand for, valid input for [`check`]. The
+/// input is checked first; warnings are returned with the text.
+pub fn expand(
+    path: &std::path::Path,
+    search_paths: &[std::path::PathBuf],
+) -> Result<(String, Vec<Diagnostic>), Error> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::msg(&name, format!("cannot read system description: {e}")))?;
+    let mut dirs = vec![path.parent().map(Into::into).unwrap_or_default()];
+    dirs.extend(search_paths.iter().cloned());
+    let (sys, d) = sdf::load_bytes(&name, &bytes, &dirs)?;
+    Ok((sdf::write::write(&sys, &name), d.into_vec()))
 }
 
 /// Check SDF `bytes` (named `name` in messages; `prefill_path` files are

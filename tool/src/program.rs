@@ -275,6 +275,37 @@ pub fn patch_name(
     write_bytes(prog, seg_chunks, chunks, s, &buf).map(|()| true)
 }
 
+/// Write a composed PD's configuration blob into
+/// [`mantle_config::SYMBOL`]: `blob` is [`mantle_config::CONFIG_SIZE`]
+/// bytes, of which the first `used` hold sections; the symbol must hold at
+/// least those.
+pub fn patch_config(
+    prog: &Program,
+    seg_chunks: &[usize],
+    chunks: &mut [Chunk],
+    blob: &[u8],
+    used: usize,
+) -> Result<(), String> {
+    let sym = mantle_config::SYMBOL;
+    if !prog.symbols.iter().any(|s| s.name == sym) {
+        return Err(format!(
+            "{} has no symbol '{sym}', so it cannot receive its configuration; declare it in the program with `mantle_config::config_blob!();`",
+            prog.path.display()
+        ));
+    }
+    let s = find_symbol(prog, sym)?;
+    let size = usize::try_from(s.size).unwrap_or(usize::MAX);
+    if size < used || size > blob.len() {
+        return Err(format!(
+            "symbol '{sym}' in {} is {} bytes; the configuration needs {used} and the symbol may be at most {} (use `mantle_config::config_blob!()`)",
+            prog.path.display(),
+            s.size,
+            blob.len()
+        ));
+    }
+    write_bytes(prog, seg_chunks, chunks, s, &blob[..size])
+}
+
 fn find_symbol<'p>(prog: &'p Program, sym: &str) -> Result<&'p Symbol, String> {
     let file = prog.path.display();
     let matches: Vec<&Symbol> = prog.symbols.iter().filter(|s| s.name == sym).collect();

@@ -133,13 +133,15 @@ pub fn qemu_args(image: &Path, accel: Accel) -> Vec<OsString> {
         "-no-reboot",
         // COM1 and the debug console (port 0xe9) share one stdout; the mux
         // has no monitor attached and Ctrl-C goes to the guest (quit an
-        // interactive run with Ctrl-A x).
+        // interactive run with Ctrl-A x). The mux sends input to the
+        // frontend attached last, so COM1 (= `-serial chardev:con`) is
+        // created after the debug console.
         "-chardev",
         "stdio,id=con,mux=on,signal=off",
-        "-serial",
-        "chardev:con",
-        "-debugcon",
-        "chardev:con",
+        "-device",
+        "isa-debugcon,iobase=0xe9,chardev=con",
+        "-device",
+        "isa-serial,chardev=con,iobase=0x3f8,irq=4",
         "-monitor",
         "none",
         "-device",
@@ -743,7 +745,7 @@ mod tests {
         let s: Vec<String> = a.iter().map(|s| s.to_string_lossy().into_owned()).collect();
         assert_eq!(
             s.join(" "),
-            "-machine q35,accel=tcg -cpu qemu64 -m 512M -smp 1 -bios /usr/share/qemu/qboot.rom -nodefaults -no-user-config -display none -no-reboot -chardev stdio,id=con,mux=on,signal=off -serial chardev:con -debugcon chardev:con -monitor none -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel x.img"
+            "-machine q35,accel=tcg -cpu qemu64 -m 512M -smp 1 -bios /usr/share/qemu/qboot.rom -nodefaults -no-user-config -display none -no-reboot -chardev stdio,id=con,mux=on,signal=off -device isa-debugcon,iobase=0xe9,chardev=con -device isa-serial,chardev=con,iobase=0x3f8,irq=4 -monitor none -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel x.img"
         );
     }
 

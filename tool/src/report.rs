@@ -235,5 +235,269 @@ pub fn render(b: &Built) -> String {
         spec.image_end,
         (spec.image_end - PD_MEMORY_PHYS) as f64 / (1 << 20) as f64
     );
+    memory_use(&mut o, b);
+    regions(&mut o, b);
+    matrix(&mut o, b);
+    least_privilege(&mut o, b);
+    composed(&mut o, b);
     o
+}
+
+fn kib(n: u64) -> String {
+    format!("{} KiB", n.div_ceil(1024))
+}
+
+/// Per PD: program, stack, IPC buffer, private and shared regions.
+fn memory_use(o: &mut String, b: &Built) {
+    let sys = &b.system;
+    let _ = writeln!(o, "\n## Memory use per PD\n");
+    let _ = writeln!(
+        o,
+        "  {:<24} {:>10} {:>10} {:>10} {:>12} {:>12} {:>12}",
+        "PD", "program", "stack", "ipc", "private", "shared", "total"
+    );
+    let mut all = 0u64;
+    for (i, pd) in b.spec.pds.iter().enumerate() {
+        let (mut prog, mut stack, mut ipc, mut private, mut shared) = (0, 0, 0, 0, 0);
+        for mi in pd.maps.indices() {
+            let m = b.spec.maps[mi];
+            match m.kind {
+                MapKind::Elf => prog += m.size,
+                MapKind::Stack => stack += m.size,
+                MapKind::IpcBuffer => ipc += m.size,
+                MapKind::Region | MapKind::Fixed => {}
+            }
+        }
+        for m in &sys.pds[i].maps {
+            let Some(mr) = sys.mrs.iter().find(|r| r.name == m.mr) else {
+                continue;
+            };
+            let users = sys
+                .pds
+                .iter()
+                .filter(|p| p.maps.iter().any(|x| x.mr == m.mr))
+                .count();
+            if users > 1 {
+                shared += mr.size;
+            } else {
+                private += mr.size;
+            }
+        }
+        let total = prog + stack + ipc + private;
+        all += total;
+        let _ = writeln!(
+            o,
+            "  {:<24} {:>10} {:>10} {:>10} {:>12} {:>12} {:>12}",
+            pd.name(),
+            kib(prog),
+            kib(stack),
+            kib(ipc),
+            kib(private),
+            kib(shared),
+            kib(total)
+        );
+    }
+    let shared_total: u64 = sys
+        .mrs
+        .iter()
+        .filter(|mr| {
+            mr.phys_addr.is_none()
+                && sys
+                    .pds
+                    .iter()
+                    .filter(|p| p.maps.iter().any(|x| x.mr == mr.name))
+                    .count()
+                    > 1
+        })
+        .map(|mr| mr.size)
+        .sum();
+    let _ = writeln!(
+        o,
+        "  (total = program + stack + ipc + private; shared regions, counted once: {}; all: {})",
+        kib(shared_total),
+        kib(all + shared_total)
+    );
+}
+
+/// Every region: size, where, page size, DMA, who maps it.
+fn regions(o: &mut String, b: &Built) {
+    let sys = &b.system;
+    let _ = writeln!(o, "\n## Memory regions ({})\n", sys.mrs.len());
+    for (mi, mr) in sys.mrs.iter().enumerate() {
+        let pages = if crate::layout::large_pages(sys, mi) {
+            "2 MiB pages"
+        } else {
+            "4 KiB pages"
+        };
+        let users: Vec<String> = sys
+            .pds
+            .iter()
+            .flat_map(|p| {
+                p.maps
+                    .iter()
+                    .filter(|m| m.mr == mr.name)
+                    .map(move |m| format!("{} {}@{:#x}", p.name, perms(m.perms), m.vaddr))
+            })
+            .collect();
+        let _ = writeln!(
+            o,
+            "  {:<28} {:>10} at {:#012x} ({}){}{}; {}",
+            mr.name,
+            kib(mr.size),
+            b.mr_paddr.get(mi).copied().unwrap_or(0),
+            if mr.phys_addr.is_some() {
+                "fixed"
+            } else {
+                "placed"
+            },
+            format_args!(", {pages}"),
+            if crate::sdf::privilege::is_dma(sys, mr) {
+                ", DMA"
+            } else {
+                ""
+            },
+            if users.is_empty() {
+                "not mapped".to_string()
+            } else {
+                users.join(", ")
+            }
+        );
+    }
+}
+
+/// Which PD can read, write or execute which region, and holds which I/O
+/// ports and IRQs.
+fn matrix(o: &mut String, b: &Built) {
+    let sys = &b.system;
+    let n = sys.pds.len();
+    let _ = writeln!(o, "\n## Permission matrix\n");
+    for (i, pd) in sys.pds.iter().enumerate() {
+        let _ = writeln!(o, "  p{i:<3} = {}", pd.name);
+    }
+    let width = 28;
+    let mut head = format!("  {:<width$}", "");
+    for i in 0..n {
+        let _ = write!(head, " {:>4}", format!("p{i}"));
+    }
+    let _ = writeln!(o, "\n{head}");
+    let row = |o: &mut String, label: &str, cells: Vec<String>| {
+        let mut l = format!("  {:<width$}", label);
+        for c in cells {
+            let _ = write!(l, " {c:>4}");
+        }
+        let _ = writeln!(o, "{}", l.trim_end());
+    };
+    for mr in &sys.mrs {
+        let cells = sys
+            .pds
+            .iter()
+            .map(|p| {
+                let bits = p
+                    .maps
+                    .iter()
+                    .filter(|m| m.mr == mr.name)
+                    .fold(0u8, |a, m| a | m.perms);
+                if bits == 0 {
+                    ".".to_string()
+                } else {
+                    perms(bits)
+                }
+            })
+            .collect();
+        row(o, &mr.name, cells);
+    }
+    for (i, pd) in sys.pds.iter().enumerate() {
+        for p in &pd.ioports {
+            let cells = (0..n)
+                .map(|j| if j == i { "io".into() } else { ".".into() })
+                .collect();
+            row(
+                o,
+                &format!("ports {:#x}-{:#x}", p.addr, p.addr as u32 + p.size - 1),
+                cells,
+            );
+        }
+        for irq in &pd.irqs {
+            let cells = (0..n)
+                .map(|j| if j == i { "irq".into() } else { ".".into() })
+                .collect();
+            let what = match irq.kind {
+                crate::sdf::model::IrqKind::IoApic { pin, .. } => format!("irq pin {pin}"),
+                crate::sdf::model::IrqKind::Msi { bus, dev, func, .. } => {
+                    format!("irq msi {bus:02x}:{dev:02x}.{func}")
+                }
+            };
+            row(o, &format!("{what} vector {}", irq.vector), cells);
+        }
+    }
+    let _ = writeln!(
+        o,
+        "  (r/w/x: the PD maps the region so; io: holds the I/O ports; irq: receives the interrupt; x86 maps are always readable)"
+    );
+}
+
+fn least_privilege(o: &mut String, b: &Built) {
+    let f = crate::sdf::privilege::findings(&b.system);
+    let _ = writeln!(
+        o,
+        "\n## Least privilege ({} finding{})\n",
+        f.len(),
+        if f.len() == 1 { "" } else { "s" }
+    );
+    if f.is_empty() {
+        let _ = writeln!(o, "  none: no device region in two PDs, no W+X map, no DMA region in a client, no shared memory without a channel");
+    }
+    for x in f {
+        let _ = writeln!(o, "  {}:{}: {}", x.pos.line, x.pos.col, x.message);
+    }
+}
+
+fn composed(o: &mut String, b: &Built) {
+    let sys = &b.system;
+    if sys.composed.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "\n## Composed subsystems ({})\n", sys.composed.len());
+    for c in &sys.composed {
+        let _ = writeln!(
+            o,
+            "### {} '{}'\n  members: {}\n  clients: {}",
+            c.sub.kind.map_or("subsystem", |k| k.tag()),
+            c.sub.name,
+            c.members.join(", "),
+            c.sub
+                .clients
+                .iter()
+                .map(|c| c.pd.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        for (key, l) in &c.links {
+            let _ = writeln!(
+                o,
+                "  {key}: {} id {} <-> {} id {}{}{}",
+                l.a,
+                l.a_ch,
+                l.b,
+                l.b_ch,
+                if l.mrs.is_empty() { "" } else { "; regions " },
+                l.mrs.join(", ")
+            );
+        }
+    }
+    let _ = writeln!(
+        o,
+        "\n  configurations written to {}:",
+        mantle_config::SYMBOL
+    );
+    for (i, kinds, blob) in &b.configs {
+        let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+        let _ = writeln!(
+            o,
+            "  {:<24} {} ({} bytes)",
+            sys.pds[*i].name,
+            names.join(" + "),
+            crate::sdf::compose::used_len(blob)
+        );
+    }
 }

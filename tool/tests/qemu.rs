@@ -2,7 +2,7 @@
 
 mod common;
 use common::*;
-use mantle::qemu::{Accel, Command, Outcome};
+use mantle::qemu::{Accel, Command, Input, Outcome};
 use std::time::Duration;
 
 fn have_qemu() -> bool {
@@ -106,4 +106,55 @@ fn a_qemu_failure_is_not_guest_status_0() {
         .unwrap();
     assert_eq!(t.outcome, Outcome::Qemu(1), "{}", t.stderr);
     assert_ne!(t.outcome.exit_code(), 0);
+}
+
+fn echo_image(f: &Fixture) -> std::path::PathBuf {
+    f.write("kernel.elf", &echo_kernel_elf());
+    let img = f.path("echo.img");
+    std::fs::write(&img, f.build().unwrap().image).unwrap();
+    img
+}
+
+#[test]
+fn scripted_input_reaches_com1_and_debugcon_reaches_stdout() {
+    if !have_qemu() {
+        return;
+    }
+    let f = Fixture::new(ONE_PD);
+    let img = echo_image(&f);
+    let t = Command::new(&img)
+        .accel(Accel::Tcg)
+        .timeout(Duration::from_secs(20))
+        .input(vec![
+            Input::after("ready", Duration::from_millis(20), "ab\n"),
+            Input::after("ab", Duration::ZERO, "cq"),
+        ])
+        .run_captured()
+        .unwrap();
+    assert_eq!(t.outcome, Outcome::Guest(7), "{}\n{}", t.text(), t.stderr);
+    assert_eq!(t.text(), "ready\nab\ncq\n");
+}
+
+#[test]
+fn running_send_feeds_input() {
+    if !have_qemu() {
+        return;
+    }
+    let f = Fixture::new(ONE_PD);
+    let img = echo_image(&f);
+    let mut run = Command::new(&img)
+        .accel(Accel::Tcg)
+        .timeout(Duration::from_secs(20))
+        .spawn()
+        .unwrap();
+    assert!(run.wait_for("ready", Duration::from_secs(20)).is_some());
+    run.send(b"hello\n").unwrap();
+    assert_eq!(
+        run.next_line(Duration::from_secs(20)).map(|l| l.text),
+        Some("hello".to_string())
+    );
+    run.send(b"q").unwrap();
+    let t = run.finish();
+    assert_eq!(t.outcome, Outcome::Guest(7), "{}", t.stderr);
+    assert_eq!(t.text(), "ready\nhello\nq\n");
 }

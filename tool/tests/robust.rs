@@ -185,3 +185,42 @@ fn the_binary_exits_1_not_101_on_bad_input() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("mantle build SYSTEM -o IMAGE"));
 }
+
+/// What the fuzz target (`fuzz/fuzz_targets/check.rs`) does with one input.
+fn fuzz_one(data: &[u8]) {
+    let _ = mantle::check_bytes("g.system", data);
+    if let Ok((sys, _)) = mantle::sdf::load_bytes("g.system", data, &[]) {
+        let _ = mantle::sdf::write::write(&sys, "g.system");
+        let g = mantle::diagram::graph(&sys, "g");
+        let _ = mantle::diagram::dot::write(&g);
+        let _ = mantle::diagram::svg::write(&g);
+        let _ = mantle::sdf::compose::configs(&sys, None);
+    }
+}
+
+#[test]
+fn the_fuzz_corpus_never_panics() {
+    let mut n = 0;
+    for e in std::fs::read_dir("fuzz/corpus/check").unwrap() {
+        let p = e.unwrap().path();
+        let data = std::fs::read(&p).unwrap();
+        let r = std::panic::catch_unwind(|| fuzz_one(&data));
+        assert!(r.is_ok(), "{} panicked", p.display());
+        n += 1;
+    }
+    assert!(n >= 40, "only {n} corpus files");
+}
+
+const COMPOSED: &str = include_str!("composed/serial_timer.system");
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(384))]
+
+    #[test]
+    fn composed_sdf_mutations_never_panic(pos in 0usize..COMPOSED.len(), len in 0usize..40, insert in "[ -~]{0,12}") {
+        let mut s = COMPOSED.as_bytes().to_vec();
+        let end = (pos + len).min(s.len());
+        s.splice(pos..end, insert.bytes());
+        fuzz_one(&s);
+    }
+}

@@ -1,9 +1,12 @@
 //! The system description format (SDF): Microkit's schema, read unchanged.
 
+pub mod compose;
 pub mod model;
 pub mod number;
 pub mod parse;
+pub mod privilege;
 pub mod validate;
+pub mod write;
 
 pub use model::System;
 
@@ -22,11 +25,18 @@ pub fn load(file: &str, text: &str, dirs: &[PathBuf]) -> Result<(System, Diags),
     let Some(mut sys) = parse::parse(text, &mut d) else {
         return Err(d.into());
     };
+    compose::expand(&mut sys, &mut d);
+    if d.has_errors() {
+        return Err(d.into());
+    }
     resolve_prefills(&mut sys, dirs, &mut d);
     if d.has_errors() {
         return Err(d.into());
     }
     validate::validate(&sys, &mut d);
+    if let Err(msg) = compose::configs(&sys, None) {
+        d.error(sys.pos, msg);
+    }
     if d.has_errors() {
         return Err(d.into());
     }

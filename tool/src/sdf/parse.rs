@@ -15,7 +15,7 @@ const NODES_LIMIT: u32 = 1_000_000;
 
 /// How to print the bounds of a range in messages.
 #[derive(Clone, Copy)]
-enum Fmt {
+pub(crate) enum Fmt {
     Dec,
     Hex,
 }
@@ -28,17 +28,17 @@ fn show(v: u64, f: Fmt) -> String {
 }
 
 /// One element being parsed.
-struct E<'a, 'i> {
-    node: Node<'a, 'i>,
-    ctx: String,
-    pos: Pos,
-    attrs: AttrPos,
+pub(crate) struct E<'a, 'i> {
+    pub(crate) node: Node<'a, 'i>,
+    pub(crate) ctx: String,
+    pub(crate) pos: Pos,
+    pub(crate) attrs: AttrPos,
 }
 
-struct Parser<'a, 'i> {
+pub(crate) struct Parser<'a, 'i> {
     doc: &'a Document<'i>,
     lines: LineIndex<'i>,
-    d: &'a mut Diags,
+    pub(crate) d: &'a mut Diags,
 }
 
 /// Byte offset → line and column, in O(log n) (roxmltree's own lookup
@@ -54,7 +54,7 @@ impl<'i> LineIndex<'i> {
         starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         LineIndex { text, starts }
     }
-    fn pos(&self, offset: usize) -> Pos {
+    pub(crate) fn pos(&self, offset: usize) -> Pos {
         let offset = offset.min(self.text.len());
         let line = self.starts.partition_point(|&s| s <= offset).max(1);
         let start = self.starts[line - 1];
@@ -66,7 +66,14 @@ impl<'i> LineIndex<'i> {
     }
 }
 
-const SYSTEM_CHILDREN: &[&str] = &["protection_domain", "memory_region", "channel"];
+const SYSTEM_CHILDREN: &[&str] = &[
+    "protection_domain",
+    "memory_region",
+    "channel",
+    "serial_subsystem",
+    "timer_subsystem",
+    "net_subsystem",
+];
 const PD_CHILDREN: &[&str] = &[
     "program_image",
     "map",
@@ -163,7 +170,7 @@ fn strip_pos(msg: &str) -> &str {
     }
 }
 
-fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     let mut out = String::new();
     for c in s.chars().take(64) {
         if c.is_control() {
@@ -183,7 +190,12 @@ impl<'a, 'i> Parser<'a, 'i> {
         self.lines.pos(offset)
     }
 
-    fn elem(&mut self, node: Node<'a, 'i>, tag: &'static str, allowed: &[&str]) -> E<'a, 'i> {
+    pub(crate) fn elem(
+        &mut self,
+        node: Node<'a, 'i>,
+        tag: &'static str,
+        allowed: &[&str],
+    ) -> E<'a, 'i> {
         let pos = self.pos(node.range().start);
         let mut attrs = AttrPos::default();
         for a in node.attributes() {
@@ -223,11 +235,11 @@ impl<'a, 'i> Parser<'a, 'i> {
         }
     }
 
-    fn str_attr(&mut self, e: &E, name: &str) -> Option<String> {
+    pub(crate) fn str_attr(&mut self, e: &E, name: &str) -> Option<String> {
         e.node.attribute(name).map(str::to_string)
     }
 
-    fn req_str(&mut self, e: &E, name: &str) -> Option<String> {
+    pub(crate) fn req_str(&mut self, e: &E, name: &str) -> Option<String> {
         let v = self.str_attr(e, name);
         if v.is_none() {
             self.d.error(
@@ -239,7 +251,7 @@ impl<'a, 'i> Parser<'a, 'i> {
     }
 
     /// A symbol name for setvar: non-empty.
-    fn symbol_attr(&mut self, e: &E, name: &str) -> Option<String> {
+    pub(crate) fn symbol_attr(&mut self, e: &E, name: &str) -> Option<String> {
         let v = self.str_attr(e, name)?;
         if v.is_empty() {
             self.d.error(
@@ -251,7 +263,7 @@ impl<'a, 'i> Parser<'a, 'i> {
         Some(v)
     }
 
-    fn num(&mut self, e: &E, name: &str, lo: u64, hi: u64, f: Fmt) -> Option<u64> {
+    pub(crate) fn num(&mut self, e: &E, name: &str, lo: u64, hi: u64, f: Fmt) -> Option<u64> {
         let text = e.node.attribute(name)?;
         let at = e.attrs.get(name, e.pos);
         match parse_number(text) {
@@ -299,7 +311,7 @@ impl<'a, 'i> Parser<'a, 'i> {
         }
     }
 
-    fn req_num(&mut self, e: &E, name: &str, lo: u64, hi: u64, f: Fmt) -> Option<u64> {
+    pub(crate) fn req_num(&mut self, e: &E, name: &str, lo: u64, hi: u64, f: Fmt) -> Option<u64> {
         if e.node.attribute(name).is_none() {
             self.d.error(
                 e.pos,
@@ -310,7 +322,7 @@ impl<'a, 'i> Parser<'a, 'i> {
         self.num(e, name, lo, hi, f)
     }
 
-    fn boolean(&mut self, e: &E, name: &str, default: bool) -> bool {
+    pub(crate) fn boolean(&mut self, e: &E, name: &str, default: bool) -> bool {
         match e.node.attribute(name) {
             None => default,
             Some("true") => true,
@@ -329,7 +341,7 @@ impl<'a, 'i> Parser<'a, 'i> {
         }
     }
 
-    fn choice(&mut self, e: &E, name: &str, choices: &[&str]) -> Option<usize> {
+    pub(crate) fn choice(&mut self, e: &E, name: &str, choices: &[&str]) -> Option<usize> {
         let v = e.node.attribute(name)?;
         match choices.iter().position(|c| *c == v) {
             Some(i) => Some(i),
@@ -370,7 +382,12 @@ impl<'a, 'i> Parser<'a, 'i> {
     }
 
     /// Element children of `node`, reporting text and unknown elements.
-    fn children(&mut self, node: Node<'a, 'i>, tag: &str, allowed: &[&str]) -> Vec<Node<'a, 'i>> {
+    pub(crate) fn children(
+        &mut self,
+        node: Node<'a, 'i>,
+        tag: &str,
+        allowed: &[&str],
+    ) -> Vec<Node<'a, 'i>> {
         let mut out = Vec::new();
         for c in node.children() {
             match c.node_type() {
@@ -444,6 +461,11 @@ impl<'a, 'i> Parser<'a, 'i> {
                 "channel" => {
                     if let Some(ch) = self.channel(c) {
                         sys.channels.push(ch)
+                    }
+                }
+                "serial_subsystem" | "timer_subsystem" | "net_subsystem" => {
+                    if let Some(s) = self.subsystem(c) {
+                        sys.composed.push(super::compose::Composed::new(s))
                     }
                 }
                 _ => {}
@@ -669,16 +691,6 @@ impl<'a, 'i> Parser<'a, 'i> {
                 perms_at,
                 format!(
                     "perms {} of {} is write-only; write-only maps are not allowed (use \"rw\")",
-                    quote(&perms_text),
-                    e.ctx
-                ),
-            );
-        }
-        if ok && perms & PERM_W != 0 && perms & PERM_X != 0 {
-            self.d.warn(
-                perms_at,
-                format!(
-                    "perms {} of {} is writable and executable; prefer \"rw\" or \"rx\" (W^X)",
                     quote(&perms_text),
                     e.ctx
                 ),
@@ -1018,6 +1030,8 @@ impl<'a, 'i> Parser<'a, 'i> {
             prefill,
             pos: e.pos,
             attrs: e.attrs,
+            group: None,
+            dma: false,
         })
     }
 
@@ -1041,7 +1055,11 @@ impl<'a, 'i> Parser<'a, 'i> {
                 ),
             );
         }
-        ok.then_some(Channel { ends, pos: e.pos })
+        ok.then_some(Channel {
+            ends,
+            pos: e.pos,
+            group: None,
+        })
     }
 
     fn end(&mut self, node: Node<'a, 'i>) -> Option<End> {

@@ -40,6 +40,9 @@ pub fn validate(sys: &System, d: &mut Diags) {
     irqs(sys, d);
     ioports(sys, d);
     setvars(sys, d);
+    for f in super::privilege::findings(sys) {
+        d.warn(f.pos, f.message);
+    }
 }
 
 fn names(sys: &System, d: &mut Diags) {

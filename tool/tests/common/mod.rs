@@ -131,6 +131,7 @@ pub fn pd_elf() -> Vec<u8> {
             ("dup".to_string(), 0x201008, 8),
             ("in_bss".to_string(), 0x201100, 8),
             ("__mantle_pd_name".to_string(), 0x201080, 64),
+            ("__mantle_config".to_string(), 0x202000, 4096),
         ])
         .collect();
     let syms_ref: Vec<(&str, u64, u64)> =
@@ -219,7 +220,7 @@ pub fn spinning_kernel_elf() -> Vec<u8> {
     kernel_with_code(code)
 }
 
-fn kernel_with_code(code: Vec<u8>) -> Vec<u8> {
+pub fn kernel_with_code(code: Vec<u8>) -> Vec<u8> {
     let mut note = Vec::new();
     note.extend_from_slice(&4u32.to_le_bytes());
     note.extend_from_slice(&8u32.to_le_bytes());
@@ -233,4 +234,30 @@ fn kernel_with_code(code: Vec<u8>) -> Vec<u8> {
     n.p_type = 4;
     n.align = 4;
     elf(0x100000, &[load, n], &[])
+}
+
+/// A kernel that prints "ready" on the debug console (port 0xe9), then
+/// echoes every byte COM1 receives to the debug console, and exits with
+/// status 7 after echoing a 'q'.
+pub fn echo_kernel_elf() -> Vec<u8> {
+    let mut code = Vec::new();
+    for b in *b"ready\n" {
+        code.extend_from_slice(&[0xb0, b, 0xe6, 0xe9]); // mov al, b; out 0xe9, al
+    }
+    code.extend_from_slice(&[
+        0x66, 0xba, 0xfd, 0x03, // 0: mov dx, 0x3fd (LSR)
+        0xec, //                   4: in al, dx
+        0xa8, 0x01, //             5: test al, 1
+        0x74, 0xf7, //             7: jz 0
+        0x66, 0xba, 0xf8, 0x03, // 9: mov dx, 0x3f8
+        0xec, //                  13: in al, dx
+        0xe6, 0xe9, //            14: out 0xe9, al
+        0x3c, b'q', //            16: cmp al, 'q'
+        0x74, 0x02, //            18: je 22
+        0xeb, 0xea, //            20: jmp 0
+        0xb0, 0x07, //            22: mov al, 7
+        0xe6, 0xf4, //            24: out 0xf4, al
+        0xf4, //                  26: hlt
+    ]);
+    kernel_with_code(code)
 }

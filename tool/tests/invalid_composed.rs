@@ -1,0 +1,218 @@
+//! Invalid composed system descriptions (`<serial_subsystem>`,
+//! `<timer_subsystem>`, `<net_subsystem>`): each row is one SDF, the
+//! message it must produce and where. Errors in what a subsystem generates
+//! point at the composed element (or its `<client>`). Then the
+//! least-privilege warnings, each with its message and position.
+
+#![allow(clippy::useless_format)]
+
+const PD_A: &str = r#"<protection_domain name="a" priority="10"><program_image path="a.elf"/></protection_domain>"#;
+const PD_B: &str = r#"<protection_domain name="b" priority="20"><program_image path="b.elf"/></protection_domain>"#;
+
+/// PDs `a` (line 2) and `b` (line 3), then `body` from line 4.
+fn comp(body: &str) -> String {
+    format!("<system>\n{PD_A}\n{PD_B}\n{body}\n</system>\n")
+}
+
+struct Case {
+    name: &'static str,
+    sdf: String,
+    want: &'static str,
+    line: u32,
+    col: u32,
+}
+
+fn case(
+    name: &'static str,
+    sdf: impl Into<String>,
+    want: &'static str,
+    line: u32,
+    col: u32,
+) -> Case {
+    Case {
+        name,
+        sdf: sdf.into(),
+        want,
+        line,
+        col,
+    }
+}
+
+fn cases() -> Vec<Case> {
+    let mut v = vec![
+        case("unknown subsystem attribute", comp(r#"<serial_subsystem drvier="u"/>"#), "unknown attribute 'drvier' on serial_subsystem (did you mean 'driver'?)", 4, 19),
+        case("unknown subsystem child", comp(r#"<serial_subsystem><clinet pd="a"/></serial_subsystem>"#), "unknown element 'clinet' inside serial_subsystem (did you mean 'client'?); allowed: client", 4, 19),
+        case("text in subsystem", comp("<timer_subsystem>\n  tick\n</timer_subsystem>"), "unexpected text \"tick\" inside timer_subsystem", 5, 3),
+        case("client without pd", comp(r#"<serial_subsystem><client/></serial_subsystem>"#), "client of serial_subsystem 'serial' is missing required attribute 'pd'", 4, 19),
+        case("client unknown pd", comp(r#"<serial_subsystem><client pd="c"/></serial_subsystem>"#), "client of serial_subsystem 'serial' names unknown protection_domain 'c' (did you mean 'a'?); clients must be declared", 4, 27),
+        case("client typo", comp(r#"<timer_subsystem><client pd="aa"/></timer_subsystem>"#), "names unknown protection_domain 'aa' (did you mean 'a'?)", 4, 26),
+        case("client listed twice", comp(r#"<serial_subsystem><client pd="a"/><client pd="a"/></serial_subsystem>"#), "protection_domain 'a' is listed twice as a client of serial_subsystem 'serial'", 4, 43),
+        case("client of two serial subsystems", comp("<serial_subsystem><client pd=\"a\"/></serial_subsystem>\n<serial_subsystem name=\"s2\"><client pd=\"a\"/></serial_subsystem>"), "protection_domain 'a' is already a client of a serial_subsystem (at 4:19)", 5, 37),
+        case("client is the driver", comp(r#"<serial_subsystem driver="a"><client pd="a"/></serial_subsystem>"#), "protection_domain 'a' is a client of serial_subsystem 'serial' and also its driver or virtualiser", 4, 38),
+        case("role in two subsystems", comp("<serial_subsystem driver=\"a\"/>\n<serial_subsystem name=\"s2\" driver=\"a\"/>"), "serial_subsystem 's2': protection_domain 'a' is already the driver of serial_subsystem 'serial'", 5, 29),
+        case("virt shared by serial and net", comp("<serial_subsystem virt_tx=\"v\"/>\n<net_subsystem virt_tx=\"v\"/>"), "net_subsystem 'net': protection_domain 'v' is already the virt_tx of serial_subsystem 'serial'", 5, 16),
+        case("bad subsystem name", comp(r#"<serial_subsystem name="a b"/>"#), "name \"a b\" of serial_subsystem is not valid; allowed: 1 to 32 letters", 4, 19),
+        case("empty subsystem name", comp(r#"<timer_subsystem name=""/>"#), "name \"\" of timer_subsystem is not valid", 4, 18),
+        case("empty driver", comp(r#"<serial_subsystem driver=""/>"#), "driver of serial_subsystem 'serial' is empty", 4, 19),
+        case("data_size not a power of two", comp(r#"<serial_subsystem data_size="0x3000"/>"#), "data_size 0x3000 of serial_subsystem 'serial' is not a power of two", 4, 19),
+        case("data_size too small", comp(r#"<serial_subsystem data_size="0x800"/>"#), "data_size \"0x800\" of serial_subsystem 'serial' is out of range; allowed: 0x1000..=0x40000000", 4, 19),
+        case("data_size overflows", comp(r#"<serial_subsystem data_size="0x1_0000_0000_0000_0000"/>"#), "data_size \"0x1_0000_0000_0000_0000\" of serial_subsystem 'serial' is too large (more than 64 bits)", 4, 19),
+        case("rx not boolean", comp(r#"<serial_subsystem rx="maybe"/>"#), "rx \"maybe\" of serial_subsystem 'serial' is not a boolean", 4, 19),
+        case("client rx without rx path", comp(r#"<serial_subsystem rx="false"><client pd="a" rx="true"/></serial_subsystem>"#), "client 'a' of serial_subsystem 'serial' asks for input (rx=\"true\") but the subsystem has rx=\"false\"", 4, 45),
+        case("virt_rx without rx path", comp(r#"<serial_subsystem rx="false" virt_rx="v"/>"#), "serial_subsystem 'serial' has rx=\"false\" but names a virt_rx", 4, 30),
+        case("ioport with a declared driver", comp(r#"<serial_subsystem driver="b" ioport="0x2f8"/>"#), "attribute 'ioport' of serial_subsystem 'serial' applies only when the tool generates the driver, but protection_domain 'b' is declared", 4, 30),
+        case("ioport out of range", comp(r#"<serial_subsystem ioport="0x10000"/>"#), "ioport \"0x10000\" of serial_subsystem 'serial' is out of range; allowed: 0x0..=0xfff8", 4, 19),
+        case("baud out of range", comp(r#"<serial_subsystem baud="10"/>"#), "baud \"10\" of serial_subsystem 'serial' is out of range", 4, 19),
+        case("irq_vector out of range", comp(r#"<serial_subsystem irq_vector="108"/>"#), "irq_vector \"108\" of serial_subsystem 'serial' is out of range; allowed: 0..=107", 4, 19),
+        case("irq_pin out of range", comp(r#"<timer_subsystem irq_pin="24"/>"#), "irq_pin \"24\" of timer_subsystem 'timer' is out of range; allowed: 0..=23", 4, 18),
+        case("device_paddr unaligned", comp(r#"<timer_subsystem device_paddr="0xfed00010"/>"#), "device_paddr 0xfed00010 of timer_subsystem 'timer' is not aligned to the page size", 4, 18),
+        case("timer client attribute", comp(r#"<timer_subsystem><client pd="a" rx="true"/></timer_subsystem>"#), "unknown attribute 'rx' on client; allowed: pd", 4, 33),
+        case("capacity not a power of two", comp(r#"<net_subsystem capacity="300"/>"#), "capacity 300 of net_subsystem 'net' is not a power of two", 4, 16),
+        case("capacity zero", comp(r#"<net_subsystem capacity="0"/>"#), "capacity \"0\" of net_subsystem 'net' is out of range; allowed: 1..=32768", 4, 16),
+        case("bad mac", comp(r#"<net_subsystem mac="52:54"/>"#), "mac \"52:54\" of net_subsystem 'net' is not a MAC address", 4, 16),
+        case("bad client mac", comp(r#"<net_subsystem><client pd="a" mac="zz:00:00:00:00:01"/></net_subsystem>"#), "mac \"zz:00:00:00:00:01\" of client 'a' is not a MAC address", 4, 31),
+        case("device_size unaligned", comp(r#"<net_subsystem device_paddr="0xfebc0000" device_size="0x1800"/>"#), "device_size 0x1800 of net_subsystem 'net' is not a multiple of the page size", 4, 42),
+        case("net unknown attribute", comp(r#"<net_subsystem copiers="2"/>"#), "unknown attribute 'copiers' on net_subsystem", 4, 16),
+        // Rules checked on what the expansion generated, reported at the
+        // composed element.
+        case("generated ioport overlaps a grant", "<system>\n<protection_domain name=\"a\" priority=\"10\"><program_image path=\"a.elf\"/><ioport id=\"0\" addr=\"0x3f8\" size=\"8\"/></protection_domain>\n<serial_subsystem/>\n</system>", "ioport 0 of protection_domain 'serial_driver' (ports 0x3f8..0x400) overlaps the grant of 'a'", 3, 1),
+        case("generated vector already used", "<system>\n<protection_domain name=\"a\" priority=\"10\"><program_image path=\"a.elf\"/><irq id=\"0\" pin=\"5\" vector=\"4\"/></protection_domain>\n<serial_subsystem irq_vector=\"4\"/>\n</system>", "vector 4 of irq 0 in protection_domain 'serial_driver' is already used by an irq of 'a'", 3, 1),
+        case("generated pin already granted", "<system>\n<protection_domain name=\"a\" priority=\"10\"><program_image path=\"a.elf\"/><irq id=\"0\" pin=\"20\" vector=\"9\"/></protection_domain>\n<timer_subsystem/>\n</system>", "IOAPIC 0 pin 20 of irq 0 in protection_domain 'timer_driver' is already granted to 'a'", 3, 1),
+        case("timer client outranks its driver", comp(r#"<timer_subsystem driver="a"><client pd="b"/></timer_subsystem>"#), "'b' (priority 20) may not PPC 'a' (priority 10): the pp end must have strictly lower priority", 4, 29),
+        case("generated region name collides", comp("<memory_region name=\"serial_tx_a_queue\" size=\"0x1000\"/>\n<serial_subsystem><client pd=\"a\"/></serial_subsystem>"), "duplicate memory_region name 'serial_tx_a_queue' (first defined at 4:1)", 5, 19),
+        case("one pd in two roles", comp(r#"<serial_subsystem driver="x" virt_tx="x"/>"#), "protection_domain 'x' is already the driver of serial_subsystem 'serial'", 4, 30),
+        case("generated pd name too long", comp(&format!("<serial_subsystem virt_tx=\"{}\"/>", "v".repeat(65))), "serial_subsystem 'serial': the virt_tx protection_domain name 'vvv", 4, 19),
+        case("copier name too long", comp(&format!("<protection_domain name=\"{n}\" priority=\"1\"><program_image path=\"c.elf\"/></protection_domain>\n<net_subsystem name=\"network\"><client pd=\"{n}\"/></net_subsystem>", n = "c".repeat(60))), "the copier's name 'network_copy_ccc", 5, 31),
+    ];
+    // 17 serial clients: one too many.
+    let mut many = String::from("<system>\n");
+    let mut clients = String::new();
+    for i in 0..17 {
+        many.push_str(&format!(
+            "<protection_domain name=\"c{i}\" priority=\"1\"><program_image path=\"c.elf\"/></protection_domain>\n"
+        ));
+        clients.push_str(&format!("<client pd=\"c{i}\"/>\n"));
+    }
+    many.push_str(&format!(
+        "<serial_subsystem>\n{clients}</serial_subsystem>\n</system>\n"
+    ));
+    v.push(case(
+        "too many serial clients",
+        many,
+        "serial_subsystem 'serial' has 17 clients; allowed: at most 16",
+        36,
+        1,
+    ));
+    // A PD whose ids are all used cannot join a subsystem.
+    let mut full = String::from(
+        "<system>\n<protection_domain name=\"a\" priority=\"10\"><program_image path=\"a.elf\"/>\n",
+    );
+    for i in 0..62 {
+        full.push_str(&format!(
+            "<irq id=\"{i}\" pin=\"{}\" vector=\"{i}\" />\n",
+            i % 24
+        ));
+    }
+    full.push_str(
+        "</protection_domain>\n<timer_subsystem><client pd=\"a\"/></timer_subsystem>\n</system>\n",
+    );
+    v.push(case(
+        "no free channel id",
+        full,
+        "timer_subsystem 'timer': protection_domain 'a' has no free channel id left",
+        66,
+        18,
+    ));
+    v
+}
+
+#[test]
+fn invalid_composed_sdfs_are_rejected_with_the_right_message_and_position() {
+    let cases = cases();
+    assert!(cases.len() >= 40, "only {} cases", cases.len());
+    let mut failures = Vec::new();
+    for c in &cases {
+        match mantle::check_bytes("t.system", c.sdf.as_bytes()) {
+            Ok(w) => failures.push(format!("{}: accepted (warnings: {w:?})", c.name)),
+            Err(e) => {
+                if std::env::var_os("MANTLE_SHOW_MESSAGES").is_some() {
+                    println!("[{}]\n{e}", c.name);
+                }
+                match e.errors().find(|d| d.message.contains(c.want)) {
+                    None => failures.push(format!(
+                        "{}: no error contains {:?}; got:\n  {}",
+                        c.name,
+                        c.want,
+                        e.to_string().replace('\n', "\n  ")
+                    )),
+                    Some(d) if (d.pos.line, d.pos.col) != (c.line, c.col) => {
+                        failures.push(format!(
+                            "{}: expected {}:{}, got {}:{} for {d}",
+                            c.name, c.line, c.col, d.pos.line, d.pos.col
+                        ))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+/// Warnings: (SDF, message substring, line, col).
+fn warning_cases() -> Vec<(&'static str, String, &'static str, u32, u32)> {
+    let two = |maps_a: &str, maps_b: &str, rest: &str| {
+        format!(
+            "<system>\n<protection_domain name=\"a\" priority=\"10\"><program_image path=\"a.elf\"/>{maps_a}</protection_domain>\n<protection_domain name=\"b\" priority=\"20\"><program_image path=\"b.elf\"/>{maps_b}</protection_domain>\n{rest}\n</system>\n"
+        )
+    };
+    let mr = "<memory_region name=\"m\" size=\"0x1000\"/>";
+    let dev = "<memory_region name=\"d\" size=\"0x1000\" phys_addr=\"0xfeb00000\"/>";
+    let ch = "<channel><end pd=\"a\" id=\"0\"/><end pd=\"b\" id=\"0\"/></channel>";
+    vec![
+        ("shared memory without a channel", two("<map mr=\"m\" vaddr=\"0x1000000\"/>", "<map mr=\"m\" vaddr=\"0x1000000\" perms=\"r\"/>", mr), "memory_region 'm' is shared by 'a', 'b', but none of them has a channel to another", 4, 1),
+        ("device region in two PDs", two("<map mr=\"d\" vaddr=\"0x1000000\" cached=\"false\"/>", "<map mr=\"d\" vaddr=\"0x1000000\" cached=\"false\"/>", &format!("{dev}\n{ch}")), "device memory_region 'd' (phys_addr 0xfeb00000) is mapped into 2 PDs ('a', 'b')", 4, 1),
+        ("DMA region in a client", two("<map mr=\"m\" vaddr=\"0x1000000\"/><setvar symbol=\"m_paddr\" region_paddr=\"m\"/>", "<map mr=\"m\" vaddr=\"0x1000000\"/>", &format!("{mr}\n{ch}")), "DMA memory_region 'm' (its physical address goes to 'a' via setvar region_paddr) is mapped into 'b'", 3, 72),
+        ("writable and executable map", two("<map mr=\"m\" vaddr=\"0x1000000\" perms=\"rwx\"/>", "", mr), "map of 'm' in protection_domain 'a' is writable and executable (perms \"rwx\")", 2, 102),
+    ]
+}
+
+#[test]
+fn least_privilege_warnings_have_positions() {
+    for (name, sdf, want, line, col) in warning_cases() {
+        let w = mantle::check_bytes("t.system", sdf.as_bytes())
+            .unwrap_or_else(|e| panic!("{name}: rejected: {e}"));
+        let hit = w
+            .iter()
+            .find(|d| d.message.contains(want))
+            .unwrap_or_else(|| panic!("{name}: no warning contains {want:?}: {w:?}"));
+        assert_eq!((hit.pos.line, hit.pos.col), (line, col), "{name}: {hit}");
+        assert!(hit.to_string().contains(": warning: "), "{hit}");
+    }
+}
+
+#[test]
+fn a_sharer_without_a_channel_is_named() {
+    let sdf = "<system>\n<memory_region name=\"m\" size=\"0x1000\"/>\n<protection_domain name=\"a\"><program_image path=\"a.elf\"/><map mr=\"m\" vaddr=\"0x1000000\"/></protection_domain>\n<protection_domain name=\"b\"><program_image path=\"b.elf\"/><map mr=\"m\" vaddr=\"0x1000000\"/></protection_domain>\n<protection_domain name=\"c\"><program_image path=\"c.elf\"/><map mr=\"m\" vaddr=\"0x1000000\" perms=\"r\"/></protection_domain>\n<channel><end pd=\"a\" id=\"0\"/><end pd=\"b\" id=\"0\"/></channel>\n</system>";
+    let w = mantle::check_bytes("t.system", sdf.as_bytes()).unwrap();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].message.contains("memory_region 'm' is shared by 'c' with 'a', 'b', but 'c' has no channel to any of them"),
+        "{}",
+        w[0]
+    );
+    assert_eq!((w[0].pos.line, w[0].pos.col), (5, 58));
+}
+
+#[test]
+fn a_channel_silences_the_shared_memory_warning() {
+    let sdf = "<system>\n<memory_region name=\"m\" size=\"0x1000\"/>\n<protection_domain name=\"a\"><program_image path=\"a.elf\"/><map mr=\"m\" vaddr=\"0x1000000\"/></protection_domain>\n<protection_domain name=\"b\"><program_image path=\"b.elf\"/><map mr=\"m\" vaddr=\"0x1000000\"/></protection_domain>\n<channel><end pd=\"a\" id=\"0\"/><end pd=\"b\" id=\"0\"/></channel>\n</system>";
+    let w = mantle::check_bytes("t.system", sdf.as_bytes()).unwrap();
+    assert!(w.is_empty(), "{w:?}");
+}
