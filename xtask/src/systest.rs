@@ -158,7 +158,44 @@ pub fn test_all(args: &[String]) -> Result {
         host_tests()?;
     }
     artifacts::build_everything()?;
+    if only.is_none() {
+        diagrams()?;
+    }
     system_tests(only.as_deref())
+}
+
+/// Draw every example (SVG and DOT) into `target/diagrams/`: a description
+/// the tool cannot draw fails the run.
+fn diagrams() -> Result {
+    let out = artifacts::root().join("target/diagrams");
+    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let examples = artifacts::root().join("examples");
+    let mut names: Vec<String> = std::fs::read_dir(&examples)
+        .map_err(|e| format!("cannot list {}: {e}", examples.display()))?
+        .filter_map(|d| d.ok()?.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    let tool = artifacts::tool()?;
+    let mut drawn = 0;
+    for name in names {
+        let system = examples.join(&name).join(format!("{name}.system"));
+        if !system.exists() {
+            continue;
+        }
+        for ext in ["svg", "dot"] {
+            let mut c = Command::new(&tool);
+            c.arg("diagram")
+                .arg(&system)
+                .arg("-o")
+                .arg(out.join(format!("{name}.{ext}")))
+                .arg("--search-path")
+                .arg(artifacts::pd_dir());
+            artifacts::run(c, &format!("mantle diagram {}", system.display()))?;
+        }
+        drawn += 1;
+    }
+    eprintln!("xtask: drew {drawn} example systems into {}", out.display());
+    Ok(())
 }
 
 fn cargo() -> Command {
