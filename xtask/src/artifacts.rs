@@ -7,7 +7,7 @@ use std::process::Command;
 
 pub const TARGET: &str = "x86_64-unknown-none";
 /// Flags only the kernel needs: it is linked in the top 2 GiB.
-const KERNEL_RUSTFLAGS: &str = "-C code-model=kernel -C relocation-model=static";
+pub const KERNEL_RUSTFLAGS: &str = "-C code-model=kernel -C relocation-model=static";
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -62,13 +62,15 @@ pub fn pd_dir() -> PathBuf {
     root().join("target").join(TARGET).join("release")
 }
 
-/// Build the PD programs of these packages.
+/// Workspace members that are not built for the bare-metal target: host
+/// programs, and the kernel (built with its own flags by [`kernel`]).
+pub const NOT_BARE_METAL: &[&str] = &["mantle", "xtask", "mantle-kernel"];
+
+/// Build the PD programs of these packages (all of them for `&[]`).
 pub fn pds(packages: &[&str]) -> Result {
     let mut c = cargo();
     c.args(["build", "--quiet", "--release", "--target", TARGET]);
-    for p in packages {
-        c.args(["-p", p]);
-    }
+    select_bare_metal(&mut c, packages);
     c.env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
     run(c, "building PD programs")
@@ -82,12 +84,23 @@ pub fn tool() -> Result<PathBuf> {
     Ok(root().join("target/release/mantle"))
 }
 
-/// Every PD package in the workspace.
-pub const PD_PACKAGES: &[&str] = &["hello", "mantle-test-pds", "ipcbench"];
+/// Select `packages`, or every bare-metal workspace member for `&[]`.
+pub fn select_bare_metal(c: &mut Command, packages: &[&str]) {
+    if packages.is_empty() {
+        c.arg("--workspace");
+        for p in NOT_BARE_METAL {
+            c.args(["--exclude", p]);
+        }
+    } else {
+        for p in packages {
+            c.args(["-p", p]);
+        }
+    }
+}
 
 pub fn build_everything() -> Result {
     kernel()?;
-    pds(PD_PACKAGES)?;
+    pds(&[])?;
     tool()?;
     Ok(())
 }

@@ -64,7 +64,7 @@ pub fn ipc() -> Result {
         .map(|k| median(samples.iter().map(|s| s[k])))
         .collect();
 
-    let linux = linux_baseline(&accel)?;
+    let linux = linux_baseline(accel)?;
     let [getpid, futex, pipe, linux_boot_ms] = linux;
 
     println!(
