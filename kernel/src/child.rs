@@ -76,12 +76,20 @@ impl Kernel {
     }
 
     /// PD_STOP: suspend child `id`.
+    ///
+    /// The calls it serves fail, and so does a call it is still queued to
+    /// make (it leaves the server's queue; the PPCALL returns CalleeFailed
+    /// when the child is resumed). A call already being served completes
+    /// normally: the child sees the reply when it resumes.
     pub fn pd_stop(&mut self, parent: PdId, id: u64) -> Result<(), Status> {
         let child = self.child(parent, id)?;
         if !self.tcbs[child].suspended {
             self.detach(child, false);
             self.init_ended(child, false);
             self.tcbs[child].suspended = true;
+            if self.tcbs[child].state == ThreadState::Send {
+                self.fail_call(child);
+            }
         }
         Ok(())
     }

@@ -87,13 +87,15 @@ impl Kernel {
 /// An exception in kernel mode: print a report and stop the machine.
 pub fn kernel_panic_trap(frame: &UserRegs) -> ! {
     kprintln!(
-        "kernel panic: exception {} ({}) at ip={:#x} error={:#x} cr2={:#x} sp={:#x}",
+        "kernel panic: exception {} ({}) at ip={:#x} error={:#x} cr2={:#x} sp={:#x} (NMIs {}, stray interrupts {})",
         frame.vector,
         FaultKind::from_vector(frame.vector).as_str(),
         frame.rip,
         frame.error,
         arch::fault_address(),
-        frame.rsp
+        frame.rsp,
+        arch::nmi_count(),
+        crate::irq::stray_count()
     );
     arch::exit(crate::EXIT_KERNEL_ERROR)
 }

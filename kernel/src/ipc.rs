@@ -91,7 +91,8 @@ impl Kernel {
             self.make_ready(server);
         } else {
             self.tcbs[caller].state = ThreadState::Send;
-            self.sched.push_back(QueueId::Callers(server as u8), caller);
+            self.sched
+                .insert_by_priority(QueueId::Callers(server as u8), caller);
         }
         Ok(())
     }
@@ -206,6 +207,11 @@ impl Kernel {
     /// Give `pd` (in or entering RECV) its next event: a waiting caller,
     /// then a child fault, then notifications. Sets its return registers
     /// and returns true, or returns false if there is none.
+    ///
+    /// A passive PD takes calls (on the caller's scheduling context) and
+    /// notifications (on its own, as Microkit binds a passive PD's
+    /// scheduling context to its notification), but not child faults:
+    /// those are reported by the kernel (see `can_take_fault`).
     #[link_section = ".text.hot"]
     pub fn take_event(&mut self, pd: PdId) -> bool {
         if let Some(caller) = self.sched.front(QueueId::Callers(pd as u8)) {
@@ -214,10 +220,7 @@ impl Kernel {
             return true;
         }
         let t = &self.tcbs[pd];
-        if t.passive_now() {
-            return false;
-        }
-        if t.faulted_children != 0 {
+        if t.faulted_children != 0 && !t.passive_now() {
             let child_id = t.faulted_children.trailing_zeros() as usize;
             let child = t.children[child_id] as PdId;
             let f = self.tcbs[child].fault;

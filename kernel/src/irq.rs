@@ -5,6 +5,8 @@
 //! the kernel keeps an "in service" flag instead and holds further
 //! arrivals as one pending interrupt until the acknowledgement.
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use mantle_abi::layout::USER_VECTOR_BASE;
 use mantle_abi::limits::{MAX_IDS, NUM_USER_VECTORS};
 use mantle_abi::syscall::Status;
@@ -49,6 +51,21 @@ impl IrqTable {
     }
 }
 
+/// Interrupts that arrived on no PD's vector.
+static STRAY: AtomicU64 = AtomicU64::new(0);
+
+/// A device interrupt arrived on a vector nobody uses (see
+/// `arch::STRAY_DEVICE_MARK`): count and acknowledge it.
+pub fn stray_interrupt() {
+    STRAY.fetch_add(1, Ordering::Relaxed);
+    arch::end_of_interrupt();
+}
+
+/// Stray interrupts so far.
+pub fn stray_count() -> u64 {
+    STRAY.load(Ordering::Relaxed)
+}
+
 impl Kernel {
     /// Handle hardware interrupt `vector` (from user or idle).
     pub fn interrupt(&mut self, vector: u8) {
@@ -61,8 +78,8 @@ impl Kernel {
             return;
         }
         let index = vector.wrapping_sub(USER_VECTOR_BASE) as usize;
-        if let Some(line) = self.irqs.lines.get_mut(index) {
-            if line.owner != NONE {
+        match self.irqs.lines.get_mut(index) {
+            Some(line) if line.owner != NONE => {
                 let (owner, id) = (line.owner as PdId, line.id);
                 let deliver = if line.pin != NONE {
                     arch::irq_pin_set_masked(line.pin, true);
@@ -77,6 +94,12 @@ impl Kernel {
                 if deliver {
                     self.signal(owner, id);
                 }
+            }
+            // Nobody's vector (the masked 8259's, an unassigned one, or one
+            // a device made up): count it and acknowledge it, so that an
+            // in-service bit never blocks the timer or a PD's interrupts.
+            _ => {
+                STRAY.fetch_add(1, Ordering::Relaxed);
             }
         }
         arch::end_of_interrupt();

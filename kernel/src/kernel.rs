@@ -87,8 +87,8 @@ extern "C" fn handle_user_trap() -> *const UserRegs {
     // SAFETY: as in `handle_syscall`.
     let k = unsafe { KERNEL.get() };
     if let Some(cur) = k.current {
-        let regs = k.tcbs[cur].regs;
-        k.user_trap(cur, regs.vector, regs.error);
+        let (vector, error) = (k.tcbs[cur].regs.vector, k.tcbs[cur].regs.error);
+        k.user_trap(cur, vector, error);
     }
     k.schedule()
 }
@@ -118,6 +118,15 @@ extern "C" fn idle_pick() -> *const UserRegs {
 /// Interrupt or exception taken in kernel mode (the idle loop, or a bug).
 #[no_mangle]
 extern "C" fn handle_kernel_trap(frame: &mut UserRegs) {
+    // Exceptions in kernel code happen with interrupts off; with them on
+    // (the idle loop) a low vector can only come from a device.
+    let device = frame.rflags & arch::RFLAGS_IF != 0 && frame.vector >= 16;
+    if frame.vector & arch::STRAY_DEVICE_MARK != 0
+        || (frame.vector < 32 && (device || !arch::is_cpu_exception(frame.vector)))
+    {
+        crate::irq::stray_interrupt();
+        return;
+    }
     if frame.vector < 32 {
         crate::fault::kernel_panic_trap(frame);
     }
@@ -141,6 +150,11 @@ extern "C" fn handle_double_fault(frame: &mut [u64; 6]) -> ! {
 impl Kernel {
     /// An interrupt or exception from user mode while `cur` ran.
     fn user_trap(&mut self, cur: PdId, vector: u64, error: u64) {
+        if vector & arch::STRAY_DEVICE_MARK != 0 || (vector < 32 && !arch::is_cpu_exception(vector))
+        {
+            crate::irq::stray_interrupt();
+            return;
+        }
         match vector {
             crate::fault::DEVICE_NOT_AVAILABLE => self.fpu_switch(cur),
             0..32 => self.user_fault(cur, vector, error),

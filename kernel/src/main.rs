@@ -20,17 +20,47 @@
 //!   stack.
 //! - **Static memory.** No heap: tables are sized by `mantle_abi::limits`,
 //!   and page tables come from a bump allocator above the image.
-//! - **Cheap fast paths.** Under TCG a CR3 write flushes every translation
-//!   cache, so most PDs share one live PML4 and a switch invalidates only
-//!   the pages the outgoing PD touched (`arch::x86_64::vspace`). No clock
-//!   read or timer write unless the scheduling context changes; lazy FPU
-//!   switching; the IPC paths are packed into a few pages of `.text.hot`.
+//! - **Cheap fast paths.** Under QEMU's TCG a CR3 write flushes every
+//!   translation cache, so there most PDs share one live PML4 and a switch
+//!   invalidates only the pages the outgoing PD touched
+//!   (`arch::x86_64::vspace`); under KVM and on bare metal each PD has its
+//!   own PML4, switched by CR3 writes. No clock read or timer write unless
+//!   the scheduling context changes; lazy FPU switching; the IPC paths are
+//!   packed into a few pages of `.text.hot`.
 //! - **One architecture seam.** Everything x86-specific is under `arch/`.
+//!
+//! ## Isolation between PDs
+//! - Memory: a PD maps only its own program, stack and IPC buffer, the
+//!   memory regions and device ranges its description names; the boot
+//!   checks (`system`, `bootcheck`) reject any map that reaches another
+//!   PD's private memory, kernel memory or the kernel's page tables.
+//! - CPU state: FPU/SSE registers are switched lazily and a PD's first use
+//!   starts from a clean image; DS/ES/FS/GS are nulled on every switch to
+//!   another PD; RFLAGS bits a PD leaves set (DF, AC, TF, NT) are cleared on
+//!   every kernel entry.
+//! - Calls: callers waiting for a busy server are served highest priority
+//!   first.
+//!
+//! ## Known limitations
+//! - **No Meltdown mitigation (KPTI).** Every PD's page tables contain the
+//!   kernel half, including the supervisor-only direct map of the first
+//!   4 GiB of physical memory. On CPUs affected by Meltdown (rogue data
+//!   cache load; many Intel CPUs before 2019) a PD could read all of RAM
+//!   through it speculatively. The CPUs Mantle targets (AMD EPYC, and QEMU)
+//!   are not affected. Running on an affected CPU would need separate
+//!   kernel/user page tables (KPTI), which is not implemented.
+//! - No other speculative-execution mitigations (Spectre v2 / IBRS, MDS
+//!   buffer clearing, L1TF) beyond what the page-table layout gives.
+//! - No IOMMU: a PD that drives a DMA-capable device (or holds PCI
+//!   configuration ports) can reach all memory and is trusted.
+//! - The console is shared: PD debug output is printed unchanged and can
+//!   imitate kernel lines (`mantle: ...`).
 
 #![no_std]
 #![no_main]
 
 mod arch;
+mod bootcheck;
 mod bootinfo;
 mod child;
 mod console;
@@ -100,6 +130,10 @@ extern "C" fn kmain(start_info: u32) -> ! {
         )),
     };
 
+    kprintln!(
+        "address-space switch: {}",
+        arch::vspace::Scheme::detect().describe()
+    );
     let Some(cal) = arch::init_interrupts() else {
         boot_error(format_args!("no usable HPET to calibrate the timer"));
     };

@@ -67,7 +67,8 @@ pub struct Tcb {
     pub suspended: bool,
     /// Scheduling priority.
     pub priority: u8,
-    /// Passive: after init, runs only to serve protected calls.
+    /// Passive: after init, runs only for events: protected calls (on the
+    /// caller's scheduling context) and notifications (on its own).
     pub passive: bool,
     /// Has made its first RECV since it (re)started.
     pub initialised: bool,
@@ -188,7 +189,8 @@ impl Tcb {
         self.state == ThreadState::Ready && !self.suspended
     }
 
-    /// Only protected calls wake it (a passive PD after its init).
+    /// A passive PD after its init: serves calls on its callers'
+    /// scheduling contexts and cannot take child faults.
     pub fn passive_now(&self) -> bool {
         self.passive && self.initialised
     }

@@ -13,8 +13,10 @@
 //!   early tick only re-arms it, so most switches leave the timer alone
 //!   (a LAPIC write is expensive under emulation).
 //!
-//! The same intrusive lists also hold the FIFO of callers waiting for a
-//! busy PD to take their protected call.
+//! The same intrusive lists also hold the callers waiting for a busy PD
+//! to take their protected call, highest priority first and FIFO among
+//! equals (as seL4's MCS endpoint queues), so a low-priority caller never
+//! makes a higher-priority one wait behind it in the queue.
 
 use mantle_abi::limits::{MAX_PDS, MAX_PRIORITY};
 
@@ -179,6 +181,38 @@ impl Scheduler {
             self.links[tail as usize].next = pd as u8;
         }
         self.queue(q).tail = pd as u8;
+        self.mark(q);
+    }
+
+    /// Insert `pd` into `q` behind every PD of its priority or higher and
+    /// ahead of every lower one (removing it from any other list first).
+    /// Keeps `q` ordered by priority, FIFO among equals. Off the fast path
+    /// (a call to a busy server), so never inlined into it.
+    #[inline(never)]
+    pub fn insert_by_priority(&mut self, q: QueueId, pd: PdId) {
+        self.remove(pd);
+        let prio = self.prio[pd];
+        // The last PD that stays ahead of `pd`.
+        let mut prev = self.queue(q).tail;
+        while prev != NONE && self.prio[prev as usize] < prio {
+            prev = self.links[prev as usize].prev;
+        }
+        let next = if prev == NONE {
+            self.queue(q).head
+        } else {
+            self.links[prev as usize].next
+        };
+        self.links[pd] = Link { prev, next, on: q };
+        if prev == NONE {
+            self.queue(q).head = pd as u8;
+        } else {
+            self.links[prev as usize].next = pd as u8;
+        }
+        if next == NONE {
+            self.queue(q).tail = pd as u8;
+        } else {
+            self.links[next as usize].prev = pd as u8;
+        }
         self.mark(q);
     }
 
@@ -429,7 +463,9 @@ impl Kernel {
         };
         if self.current != Some(n) {
             self.current = Some(n);
-            self.spaces.activate(n);
+            let tcbs = &self.tcbs;
+            self.spaces.activate(n, |old| tcbs[old].regs.rip);
+            arch::reset_user_segments();
             let tcb = &self.tcbs[n];
             arch::set_kernel_entry_frame(tcb.regs.frame_top());
             let trap = self.fpu_owner != Some(n);

@@ -47,6 +47,14 @@ impl Kernel {
         }
     }
 
+    /// DEBUG_PUTS: write `len` (≤ 512) bytes of the IPC buffer to the
+    /// console, unchanged. The kernel polls the UART with interrupts off;
+    /// the wait per byte is bounded (`serial::write_byte`), so one call
+    /// delays interrupts by at most about 1000 polls plus 512 port writes.
+    /// PD output is not marked: a PD can print lines that look like the
+    /// kernel's (`mantle: ...`); the console is for debugging only. Never
+    /// inlined: it is slow anyway and stays out of the IPC fast path.
+    #[inline(never)]
     fn debug_puts(&mut self, pd: PdId, len: u64) -> Result<(), Status> {
         if len > IPC_BUFFER_BYTES as u64 {
             return Err(Status::InvalidArgument);

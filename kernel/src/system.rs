@@ -37,6 +37,14 @@ pub struct BootError {
 }
 
 impl BootError {
+    /// An error about the whole description.
+    pub fn global(what: &'static str) -> Self {
+        BootError {
+            pd: None,
+            map: None,
+            what,
+        }
+    }
     fn pd(pd: PdId, what: &'static str) -> Self {
         BootError {
             pd: Some(pd),
@@ -44,7 +52,8 @@ impl BootError {
             what,
         }
     }
-    fn map(pd: PdId, map: usize, what: &'static str) -> Self {
+    /// An error about map record `map` of PD `pd`.
+    pub fn map(pd: PdId, map: usize, what: &'static str) -> Self {
         BootError {
             pd: Some(pd),
             map: Some(map),
@@ -177,21 +186,19 @@ pub fn load(
     ram: &MemMap,
     kernel_end: u64,
 ) -> Result<(), BootError> {
-    let global = |what| BootError {
-        pd: None,
-        map: None,
-        what,
-    };
+    let global = BootError::global;
     if desc.image_end() < PD_MEMORY_PHYS {
         return Err(global("image end lies below PD memory"));
     }
+    crate::bootcheck::check_maps(desc)?;
     let max_phys = 1u64 << arch::phys_addr_bits().min(52);
     let mut frames = FrameAllocator::new(desc.image_end(), ram);
     let now = arch::rdtsc();
     k.count = desc.pd_count();
     k.spaces
-        .init(&mut frames)
+        .init(arch::vspace::Scheme::detect(), &mut frames)
         .ok_or(global("out of RAM for page tables above the image"))?;
+    check_ioports(desc)?;
     let limits = PlacementLimits {
         ram,
         kernel_end,
@@ -318,8 +325,30 @@ fn init_pd(k: &mut Kernel, desc: &BootDescription<'_>, i: PdId, pd: &Pd, now: u6
         .init_pd(i, pd.priority, pd.budget_us, pd.period_us, now);
 }
 
+/// No I/O port grant may cover a port the kernel keeps
+/// (`arch::KERNEL_PORTS`).
+fn check_ioports(desc: &BootDescription<'_>) -> Result<(), BootError> {
+    for i in 0..desc.pd_count() {
+        for index in desc.pd(i).ioports.indices() {
+            let p = desc.ioport(index);
+            let ports = p.base as u32..p.base as u32 + p.size;
+            if arch::KERNEL_PORTS
+                .iter()
+                .any(|k| ports.start < k.end && k.start < ports.end)
+            {
+                return Err(BootError::pd(
+                    i,
+                    "I/O port grant covers ports the kernel keeps (8259 PIC, debug console 0xe9)",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Program the IOAPIC for every pin IRQ and record every line's owner.
 fn route_irqs(k: &mut Kernel, desc: &BootDescription<'_>) -> Result<(), BootError> {
+    let mut pins_used = [false; 256];
     for index in 0..desc.irq_count() {
         let irq = desc.irq(index);
         let line = &mut k.irqs.lines[irq.vector as usize];
@@ -333,6 +362,12 @@ fn route_irqs(k: &mut Kernel, desc: &BootDescription<'_>) -> Result<(), BootErro
             ..
         } = irq.source
         {
+            if core::mem::replace(&mut pins_used[pin as usize], true) {
+                return Err(BootError::pd(
+                    irq.pd as PdId,
+                    "IRQ on an IOAPIC pin that another IRQ already uses",
+                ));
+            }
             if !arch::irq_pin_route(pin, irq.vector, level, active_low) {
                 return Err(BootError::pd(
                     irq.pd as PdId,

@@ -132,6 +132,69 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         status: 0,
         last_line: None,
     },
+    SystemTest {
+        name: "cpu_state",
+        system: "tests/systems/cpu_state.system",
+        expect: &[
+            "cpu_state: first FPU use is clean",
+            "mantle: fault: PD 'dirty' debug exception",
+            "cpu_state: checker's FPU registers intact",
+            "cpu_state: ok",
+        ],
+        forbid: FAILURES,
+        status: 0,
+        last_line: None,
+    },
+    SystemTest {
+        name: "call_order",
+        system: "tests/systems/call_order.system",
+        expect: &[
+            "call_order: low caller queues",
+            "call_order: mid caller queues",
+            "call_order: mid caller served second",
+            "call_order: low caller served third",
+            "call_order: ok",
+        ],
+        forbid: FAILURES,
+        status: 0,
+        last_line: None,
+    },
+    SystemTest {
+        name: "passive_notify",
+        system: "tests/systems/passive_notify.system",
+        expect: &[
+            "passive_notify: passive server notified (1)",
+            "passive_notify: client notified back",
+            "passive_notify: ok",
+        ],
+        forbid: FAILURES,
+        status: 0,
+        last_line: None,
+    },
+    SystemTest {
+        name: "stop_queued",
+        system: "tests/systems/stop_queued.system",
+        expect: &[
+            "stop_queued: parent stopped the queued child",
+            "stop_queued: server served only the long call",
+            "stop_queued: child's call failed (stopped while queued)",
+            "stop_queued: ok",
+        ],
+        forbid: FAILURES,
+        status: 0,
+        last_line: None,
+    },
+    SystemTest {
+        name: "large_map",
+        system: "tests/systems/large_map.system",
+        expect: &[
+            "large_map: 1024 pages checked through both mappings, 0 bad",
+            "large_map: ok",
+        ],
+        forbid: FAILURES,
+        status: 0,
+        last_line: None,
+    },
 ];
 
 /// How long one system may run before it counts as hung.

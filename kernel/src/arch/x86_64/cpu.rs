@@ -141,14 +141,6 @@ pub unsafe fn write_cr3(v: u64) {
     unsafe { asm!("mov cr3, {}", in(reg) v, options(nostack, preserves_flags)) };
 }
 
-/// CR4.
-pub fn read_cr4() -> u64 {
-    let v: u64;
-    // SAFETY: reading CR4 has no side effects.
-    unsafe { asm!("mov {}, cr4", out(reg) v, options(nomem, nostack, preserves_flags)) };
-    v
-}
-
 /// Write CR4.
 ///
 /// # Safety

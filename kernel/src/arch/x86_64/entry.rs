@@ -10,6 +10,21 @@
 //!
 //! Entries from ring 0 (only possible in the idle loop, or on a kernel bug)
 //! are handled on the kernel stack and return with `iretq`.
+//!
+//! RFLAGS hygiene: a PD controls its own RFLAGS, and DF or AC left set
+//! would make the kernel's string copies run backwards (DF) or switch SMAP
+//! off (AC). SYSCALL clears them through `IA32_FMASK`; every interrupt and
+//! exception stub (the per-vector stubs, and the #DB and #DF entries)
+//! loads RFLAGS = 2 (everything clear, IF off) before anything else.
+//!
+//! Device vectors: the kernel assigns IOAPIC and MSI interrupts the
+//! vectors `USER_VECTOR_BASE` (0x20) and up, the timer 0xF0 and the
+//! spurious vector 0xFF; anything else that arrives is a stray, counted and
+//! acknowledged. A device (an MSI programmed by a driver PD) could still
+//! raise a vector 16..32 that the CPU uses for exceptions; the kernel
+//! cannot tell those apart in general and treats them as the exception.
+//! For the four such vectors that carry an error code (17, 21, 29, 30) the
+//! stub does detect a missing error code, so the frame stays aligned.
 
 use core::arch::global_asm;
 use core::sync::atomic::AtomicU64;
@@ -59,6 +74,14 @@ impl UserRegs {
         self as *const UserRegs as u64 + core::mem::size_of::<UserRegs>() as u64
     }
 }
+
+/// Set in `UserRegs::vector` when a device raised a vector that the CPU
+/// uses for an exception with an error code (see `error_code_check`).
+pub const STRAY_DEVICE_MARK: u64 = 0x200;
+
+/// NMIs taken (counted by the NMI stub; they are otherwise ignored).
+#[no_mangle]
+pub static NMI_COUNT: AtomicU64 = AtomicU64::new(0);
 
 /// Top of the current PD's register frame, read by the SYSCALL stub.
 #[no_mangle]
@@ -128,15 +151,52 @@ global_asm!(
 trap_stubs:
     .set vec, 0
     .rept 256
-    .p2align 4
-    .if vec == 8 || vec == 10 || vec == 11 || vec == 12 || vec == 13 || vec == 14 || vec == 17 || vec == 21 || vec == 29 || vec == 30
-    .else
-    pushq $0
-    .endif
+1:
+    /* Clear every RFLAGS bit a PD may have left set, first: DF (Rust's
+       string copies must run forwards), AC (would switch SMAP off), TF
+       and NT (already cleared by the interrupt gate). IF stays 0. */
+    pushq $2
+    popfq
+    .if vec == 8 || vec == 10 || vec == 11 || vec == 12 || vec == 13 || vec == 14
     pushq $vec
     jmp trap_common
+    .elseif vec == 17 || vec == 21 || vec == 29 || vec == 30
+    pushq $vec
+    jmp error_code_check
+    .else
+    pushq $0
+    pushq $vec
+    jmp trap_common
+    .endif
+    /* Pad to 16 bytes; an error if the stub is longer. */
+    .org 1b + 16, 0xcc
     .set vec, vec + 1
     .endr
+
+    /* NMI (IST): count it and return. The kernel runs with interrupts
+       off but NMIs can arrive anywhere, so this touches nothing but one
+       counter (and RFLAGS, which iretq restores). */
+    .globl nmi_entry
+nmi_entry:
+    lock incq NMI_COUNT(%rip)
+    iretq
+
+    /* Vectors 17, 21, 29 and 30 carry a CPU error code, but a device (an
+       MSI a driver programmed) can also raise them, without one. Tell the
+       two apart by the word where CS would be with an error code: with
+       none it is RFLAGS, which can never equal a code selector (RFLAGS bit
+       1 is always set and bit 5 always clear). Without an error code,
+       insert one and mark the vector as a stray device interrupt. Vectors
+       below 16 cannot be raised by devices (the LAPIC refuses them). */
+error_code_check:
+    cmpq ${kernel_cs}, 24(%rsp)
+    je trap_common
+    cmpq ${user_cs}, 24(%rsp)
+    je trap_common
+    pushq (%rsp)
+    movq $0, 8(%rsp)
+    orq ${stray_mark}, (%rsp)
+    jmp trap_common
 
     .section .text.hot, "ax"
 trap_common:
@@ -205,10 +265,6 @@ kernel_trap:
     addq $16, %rsp
     iretq
 
-    .globl nmi_entry
-nmi_entry:
-    iretq
-
     /* #DB arrives on its own IST stack. From ring 0 it can only be a
        single-step trap left over from user mode at the SYSCALL entry:
        ignore it. From user mode, move the frame into the TCB and handle it
@@ -218,7 +274,9 @@ debug_entry:
     testb $3, 8(%rsp)
     jnz 4f
     iretq
-4:  pushq $0
+4:  pushq $2
+    popfq
+    pushq $0
     pushq $1
     PUSH_GPRS
     movq %rsp, %rdi
@@ -228,11 +286,14 @@ debug_entry:
 
     .globl double_fault_entry
 double_fault_entry:
+    cld
     movq %rsp, %rdi
     callq handle_double_fault
     ud2
 "#,
     user_ds = const super::gdt::USER_DS,
+    kernel_cs = const super::gdt::KERNEL_CS,
+    stray_mark = const STRAY_DEVICE_MARK,
     user_cs = const super::gdt::USER_CS,
     syscall_mark = const SYSCALL_MARK,
     user_top = const USER_TOP,

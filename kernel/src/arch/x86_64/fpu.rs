@@ -46,9 +46,21 @@ pub fn restore(state: &FpuState) {
     unsafe { asm!("fxrstor64 [{}]", in(reg) state.0.as_ptr(), options(nostack, preserves_flags)) };
 }
 
-/// Reset the FPU registers to their initial state. CR0.TS must be clear.
+/// The initial FPU/SSE state: FCW 0x37F (all x87 exceptions masked,
+/// 64-bit precision), MXCSR 0x1F80 (all SSE exceptions masked), every
+/// register (ST/MMX, XMM0-15), tag and status word zero.
+static CLEAN: FpuState = {
+    let mut area = [0u8; 512];
+    area[0] = 0x7f; // FCW
+    area[1] = 0x03;
+    area[24] = 0x80; // MXCSR
+    area[25] = 0x1f;
+    FpuState(area)
+};
+
+/// Reset the FPU registers to their initial state, leaving nothing of the
+/// previous owner: FNINIT alone would keep the ST/MMX and XMM contents.
+/// CR0.TS must be clear.
 pub fn reset() {
-    let mxcsr: u32 = 0x1f80;
-    // SAFETY: FNINIT and a default MXCSR leave a clean FPU state.
-    unsafe { asm!("fninit", "ldmxcsr [{}]", in(reg) &mxcsr, options(nostack, preserves_flags)) };
+    restore(&CLEAN);
 }

@@ -14,11 +14,13 @@ pub mod serial;
 pub mod vspace;
 
 pub use cpu::{exit, rdtsc};
-pub use entry::{resume_from_kernel, UserRegs};
+
+use core::arch::asm;
+pub use entry::{resume_from_kernel, UserRegs, STRAY_DEVICE_MARK};
 pub use hpet::Calibration as ClockRates;
 pub use lapic::TIMER_VECTOR;
 
-use cpu::{cpuid, rdmsr, read_cr0, read_cr4, write_cr0, write_cr4, wrmsr};
+use cpu::{cpuid, rdmsr, read_cr0, write_cr0, write_cr4, wrmsr};
 
 const MSR_EFER: u32 = 0xc000_0080;
 const MSR_STAR: u32 = 0xc000_0081;
@@ -31,13 +33,15 @@ const CR0_MP: u64 = 1 << 1;
 const CR0_EM: u64 = 1 << 2;
 const CR0_TS: u64 = 1 << 3;
 const CR0_NE: u64 = 1 << 5;
+const CR4_PAE: u64 = 1 << 5;
 const CR4_OSFXSR: u64 = 1 << 9;
 const CR4_OSXMMEXCPT: u64 = 1 << 10;
 const CR4_SMEP: u64 = 1 << 20;
 const CR4_SMAP: u64 = 1 << 21;
 
 const RFLAGS_TF: u64 = 1 << 8;
-const RFLAGS_IF: u64 = 1 << 9;
+/// RFLAGS.IF.
+pub const RFLAGS_IF: u64 = 1 << 9;
 const RFLAGS_DF: u64 = 1 << 10;
 const RFLAGS_NT: u64 = 1 << 14;
 const RFLAGS_AC: u64 = 1 << 18;
@@ -68,7 +72,11 @@ pub fn init_cpu() -> Features {
         smep: leaf7_ebx & (1 << 7) != 0,
         smap: leaf7_ebx & (1 << 20) != 0,
     };
-    let mut cr4 = read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT;
+    // An explicit CR4, not read|or: PAE (long mode), FXSAVE/SSE on; no PGE
+    // (the shared-PML4 switch relies on INVLPG/CR3 writes flushing every
+    // user translation), no PCIDE, no OSXSAVE (FXSAVE covers the state the
+    // kernel switches), no FSGSBASE (PDs must not set their segment bases).
+    let mut cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
     if features.smep {
         cr4 |= CR4_SMEP;
     }
@@ -100,6 +108,34 @@ pub fn phys_addr_bits() -> u32 {
         cpuid(0x8000_0008, 0).0 & 0xff
     } else {
         36
+    }
+}
+
+/// Load null selectors into DS, ES, FS and GS if any is not null, so
+/// that one PD never sees the selectors another loaded. (Their bases stay
+/// 0: no descriptor has another base and FSGSBASE is off.)
+#[inline]
+pub fn reset_user_segments() {
+    let (ds, es, fs, gs): (u16, u16, u16, u16);
+    // SAFETY: reading segment selectors has no side effects.
+    unsafe {
+        asm!(
+            "mov {0:x}, ds", "mov {1:x}, es", "mov {2:x}, fs", "mov {3:x}, gs",
+            out(reg) ds, out(reg) es, out(reg) fs, out(reg) gs,
+            options(nomem, nostack, preserves_flags)
+        )
+    };
+    if ds | es | fs | gs != 0 {
+        // SAFETY: a null selector is valid in DS/ES/FS/GS in 64-bit mode;
+        // the kernel does not use them (it addresses memory through CS/SS
+        // and flat 64-bit segments).
+        unsafe {
+            asm!(
+                "mov ds, {0:x}", "mov es, {0:x}", "mov fs, {0:x}", "mov gs, {0:x}",
+                in(reg) 0u16,
+                options(nomem, nostack, preserves_flags)
+            )
+        };
     }
 }
 
@@ -150,9 +186,22 @@ pub fn end_of_interrupt() {
     lapic::eoi();
 }
 
-/// Whether `vector` is spurious (needs no handling and no EOI).
+/// Whether `vector` is the LAPIC's spurious vector (needs no EOI).
 pub fn is_spurious(vector: u8) -> bool {
-    vector == lapic::SPURIOUS_VECTOR || vector >= ioapic::PIC_VECTOR_BASE
+    vector == lapic::SPURIOUS_VECTOR
+}
+
+/// Whether the CPU can raise exception `vector` (< 32) in this kernel's
+/// configuration: 0-14 and 16-19. The others (15, 20-31: reserved, or for
+/// features that are off: #VE, #CP, #HV, #VC, #SX) can only be a device's
+/// interrupt.
+pub fn is_cpu_exception(vector: u64) -> bool {
+    matches!(vector, 0..=14 | 16..=19)
+}
+
+/// NMIs taken so far.
+pub fn nmi_count() -> u64 {
+    entry::NMI_COUNT.load(core::sync::atomic::Ordering::Relaxed)
 }
 
 /// The address of the last page fault.
@@ -203,6 +252,19 @@ pub unsafe fn port_out(port: u16, width: u64, value: u64) {
         }
     }
 }
+
+/// I/O ports the kernel keeps for itself: no PD may be granted them.
+/// - the 8259 PICs (0x20-0x21, 0xA0-0xA1): masked and remapped at boot;
+///   a PD could unmask them and raise interrupts on kernel vectors;
+/// - the debug console (0xE9): the kernel's console once a PD drives COM1,
+///   and PD output must not pass for the kernel's there.
+///
+/// Deliberately grantable: COM1 (the kernel then moves its console to
+/// 0xE9), `isa-debug-exit` (0xF4, how systems power off) and PCI
+/// configuration space (0xCF8-0xCFF, which driver PDs need; a PD with it
+/// can reprogram any device, and with DMA any memory, so it is trusted
+/// like every DMA-capable driver without an IOMMU).
+pub const KERNEL_PORTS: [core::ops::Range<u32>; 3] = [0x20..0x22, 0xa0..0xa2, 0xe9..0xea];
 
 /// QEMU's debug console (`-debugcon`): a write-only byte port.
 const DEBUGCON_PORT: u16 = 0xe9;

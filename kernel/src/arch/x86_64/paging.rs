@@ -2,14 +2,19 @@
 //!
 //! The kernel half (PML4 entries 256..512: the direct map and the kernel
 //! image) is copied from the boot tables into every PD's PML4; those
-//! entries are supervisor-only. PD maps use 4 KiB pages.
+//! entries are supervisor-only. PD maps use 4 KiB pages, and 2 MiB pages
+//! where virtual and physical addresses are both 2 MiB aligned. (A PD
+//! with a large page is never "small" in `vspace`: `pte_address` finds no
+//! 4 KiB entry for it, so it is switched by CR3 writes.)
 
-use mantle_abi::layout::{PAGE_SIZE, PHYSMAP_BASE, PHYSMAP_SIZE};
+use mantle_abi::layout::{LARGE_PAGE_SIZE, PAGE_SIZE, PHYSMAP_BASE, PHYSMAP_SIZE};
 
 use super::cpu::read_cr3;
 
 const PRESENT: u64 = 1 << 0;
 const ACCESSED: u64 = 1 << 5;
+/// PS: the entry maps a large page (in a PDPT or page directory).
+const PAGE_SIZE_BIT: u64 = 1 << 7;
 const WRITABLE: u64 = 1 << 1;
 const USER: u64 = 1 << 2;
 const WRITE_THROUGH: u64 = 1 << 3;
@@ -102,14 +107,15 @@ pub fn set_pml4_entry(pml4: u64, slot: u16, value: u64) {
 }
 
 /// Physical address of the PTE mapping `vaddr` in `pml4`, if its page
-/// table exists.
+/// table exists. `None` also if a large page (PS) maps it: the caller then
+/// treats the space as one it cannot track page by page.
 pub fn pte_address(pml4: u64, vaddr: u64) -> Option<u64> {
     let mut tbl = pml4;
     for level in [39u32, 30, 21] {
         let index = (vaddr >> level) & 511;
         // SAFETY: `tbl` is a page-table frame in the direct map; index < 512.
         let value = unsafe { table(tbl).add(index as usize).read() };
-        if value & PRESENT == 0 {
+        if value & PRESENT == 0 || (level != 39 && value & PAGE_SIZE_BIT != 0) {
             return None;
         }
         tbl = value & ADDR_MASK;
@@ -133,31 +139,64 @@ pub fn take_accessed(pte: u64) -> bool {
     true
 }
 
-/// The page table (level 1) covering user address `vaddr`, created with
-/// its parents as needed.
-fn leaf_table(frames: &mut impl FrameSource, pml4: u64, vaddr: u64) -> Result<u64, MapError> {
+/// The table at the level below `levels` covering user address `vaddr`
+/// (levels [39, 30]: the page directory; [39, 30, 21]: the page table),
+/// created with its parents as needed. A large page on the way is an
+/// overlap.
+fn table_for(
+    frames: &mut impl FrameSource,
+    pml4: u64,
+    vaddr: u64,
+    levels: &[u32],
+) -> Result<u64, MapError> {
     let mut tbl = pml4;
-    for level in [39u32, 30, 21] {
+    for &level in levels {
         let index = ((vaddr >> level) & 511) as usize;
         // SAFETY: `tbl` is a page-table frame in the direct map (the PML4 or
         // a table allocated here) and index < 512.
         let entry = unsafe { table(tbl).add(index) };
         // SAFETY: as above.
         let value = unsafe { entry.read() };
-        tbl = if value & PRESENT != 0 {
-            value & ADDR_MASK
-        } else {
+        tbl = if value & PRESENT == 0 {
             let next = frames.alloc_zeroed().ok_or(MapError::OutOfMemory)?;
             // SAFETY: as above.
             unsafe { entry.write(next | PRESENT | WRITABLE | USER) };
             next
+        } else if level != 39 && value & PAGE_SIZE_BIT != 0 {
+            return Err(MapError::Overlap);
+        } else {
+            value & ADDR_MASK
         };
     }
     Ok(tbl)
 }
 
+/// Map one 2 MiB page at `vaddr` (2 MiB aligned) to `paddr` (2 MiB
+/// aligned).
+fn map_large(
+    frames: &mut impl FrameSource,
+    pml4: u64,
+    vaddr: u64,
+    paddr: u64,
+    flags: PageFlags,
+) -> Result<(), MapError> {
+    let dir = table_for(frames, pml4, vaddr, &[39, 30])?;
+    // SAFETY: `dir` is a page directory in the direct map; index < 512.
+    let entry = unsafe { table(dir).add(((vaddr >> 21) & 511) as usize) };
+    // SAFETY: as above.
+    if unsafe { entry.read() } & PRESENT != 0 {
+        return Err(MapError::Overlap);
+    }
+    // SAFETY: as above. `paddr` is 2 MiB aligned, so the PAT bit (12) of a
+    // large-page entry stays clear.
+    unsafe { entry.write((paddr & ADDR_MASK) | flags.bits() | PAGE_SIZE_BIT) };
+    Ok(())
+}
+
 /// Map `size` bytes (whole pages) of user addresses from `vaddr` to
 /// physical `paddr` in `pml4`. Any page already mapped is an overlap.
+/// Wherever the virtual and physical addresses are both 2 MiB aligned and
+/// at least 2 MiB remain, one 2 MiB page is used instead of 512 small ones.
 pub fn map_range(
     frames: &mut impl FrameSource,
     pml4: u64,
@@ -167,13 +206,20 @@ pub fn map_range(
     flags: PageFlags,
 ) -> Result<(), MapError> {
     let mut leaf = None;
-    for off in (0..size).step_by(PAGE_SIZE as usize) {
-        let va = vaddr + off;
+    let mut off = 0;
+    while off < size {
+        let (va, pa) = (vaddr + off, paddr + off);
+        if (va | pa) % LARGE_PAGE_SIZE == 0 && size - off >= LARGE_PAGE_SIZE {
+            map_large(frames, pml4, va, pa, flags)?;
+            off += LARGE_PAGE_SIZE;
+            leaf = None;
+            continue;
+        }
         let index = ((va >> 12) & 511) as usize;
         // The leaf table changes only every 2 MiB.
         let tbl = match leaf {
             Some(t) if index != 0 => t,
-            _ => leaf_table(frames, pml4, va)?,
+            _ => table_for(frames, pml4, va, &[39, 30, 21])?,
         };
         leaf = Some(tbl);
         // SAFETY: `tbl` is a page table in the direct map and index < 512.
@@ -183,7 +229,8 @@ pub fn map_range(
             return Err(MapError::Overlap);
         }
         // SAFETY: as above.
-        unsafe { entry.write(((paddr + off) & ADDR_MASK) | flags.bits()) };
+        unsafe { entry.write((pa & ADDR_MASK) | flags.bits()) };
+        off += PAGE_SIZE;
     }
     Ok(())
 }

@@ -1,5 +1,7 @@
 //! Polled 16550 UART on COM1: the kernel console.
 
+use core::sync::atomic::{AtomicBool, Ordering};
+
 use super::cpu::{inb, outb};
 
 const COM1: u16 = 0x3f8;
@@ -20,14 +22,31 @@ pub fn init() {
     }
 }
 
-/// Write one byte, waiting for the transmitter.
+/// Most LSR polls for one byte. At 115200 baud a byte leaves in about
+/// 87 µs, and one poll (a port read) takes about 1 µs on hardware, so a
+/// working UART is always ready well within this.
+const SPIN_LIMIT: u32 = 1000;
+
+/// The last wait timed out: the UART is stuck or absent. Until it shows
+/// ready again, bytes are written without waiting, so a `DEBUG_PUTS` (at
+/// most 512 bytes, with interrupts off) costs at most one timed-out wait
+/// plus one port read and write per byte.
+static STUCK: AtomicBool = AtomicBool::new(false);
+
+/// Write one byte, waiting (boundedly) for the transmitter.
 pub fn write_byte(b: u8) {
+    let limit = if STUCK.load(Ordering::Relaxed) {
+        1
+    } else {
+        SPIN_LIMIT
+    };
     // SAFETY: see `init`; reading LSR and writing THR has no other effect.
     unsafe {
         let mut spins = 0u32;
-        while inb(COM1 + 5) & LSR_THR_EMPTY == 0 && spins < 100_000 {
+        while inb(COM1 + 5) & LSR_THR_EMPTY == 0 && spins < limit {
             spins += 1;
         }
+        STUCK.store(spins >= limit, Ordering::Relaxed);
         outb(COM1, b);
     }
 }

@@ -16,11 +16,24 @@
 //! - Invariant: every TLB (and QEMU jump-cache) entry of the current owner
 //!   of the live PML4 belongs to a page whose PTE has A set.
 //!
+//! - Right after rewriting the live PML4 slots (and before the scan) the
+//!   kernel executes one INVLPG: it flushes the paging-structure caches,
+//!   so no later (speculative) walk can reach the outgoing PD's tables
+//!   through a cached upper-level entry and cache a translation after its
+//!   A bit was scanned.
+//!
 //! PDs with more pages (large memory regions) keep their own PML4 and are
 //! switched to with a plain CR3 write, which flushes everything.
+//!
+//! The scheme relies on how TLBs fill (only through walks that set A bits)
+//! and is only worth it where CR3 writes are dear, so it is used only under
+//! QEMU's TCG ([`Scheme::detect`]). Under KVM and on bare metal every PD
+//! has its own PML4 and a switch is a CR3 write (no PCID: each switch
+//! flushes the user TLB entries).
 
 use core::arch::asm;
 
+use mantle_abi::layout::PAGE_SIZE;
 use mantle_abi::limits::MAX_PDS;
 
 use super::cpu::write_cr3;
@@ -90,13 +103,52 @@ impl VSpace {
                 }
                 _ => self.small = false,
             }
-            va += mantle_abi::layout::PAGE_SIZE;
+            va += PAGE_SIZE;
+        }
+    }
+}
+
+/// How PD address spaces are switched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    /// Small PDs share the live PML4 (QEMU TCG only).
+    SharedTopLevel,
+    /// One PML4 per PD, switched by a CR3 write.
+    PerPdCr3,
+}
+
+impl Scheme {
+    /// The shared top level under QEMU's TCG (CPUID leaf 0x4000_0000 says
+    /// "TCGTCGTCGTCG"); per-PD CR3 under any other hypervisor (KVM) or on
+    /// bare metal.
+    pub fn detect() -> Scheme {
+        let hypervisor = super::cpu::cpuid(1, 0).2 & (1 << 31) != 0;
+        if hypervisor {
+            let (_, b, c, d) = super::cpu::cpuid(0x4000_0000, 0);
+            let mut sig = [0u8; 12];
+            sig[..4].copy_from_slice(&b.to_le_bytes());
+            sig[4..8].copy_from_slice(&c.to_le_bytes());
+            sig[8..].copy_from_slice(&d.to_le_bytes());
+            if &sig == b"TCGTCGTCGTCG" {
+                return Scheme::SharedTopLevel;
+            }
+        }
+        Scheme::PerPdCr3
+    }
+
+    /// For the boot line.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Scheme::SharedTopLevel => "shared top level (TCG)",
+            Scheme::PerPdCr3 => "per-PD CR3",
         }
     }
 }
 
 /// The address spaces of all PDs and the live PML4.
 pub struct AddressSpaces {
+    /// Small spaces share the live PML4 (see the module documentation).
+    shared: bool,
     spaces: [VSpace; MAX_PDS],
     /// The PML4 small spaces share.
     live: u64,
@@ -110,6 +162,7 @@ impl AddressSpaces {
     /// No spaces yet.
     pub const fn new() -> Self {
         AddressSpaces {
+            shared: false,
             spaces: [VSpace::EMPTY; MAX_PDS],
             live: 0,
             owner: None,
@@ -117,8 +170,9 @@ impl AddressSpaces {
         }
     }
 
-    /// Allocate the live PML4.
-    pub fn init(&mut self, frames: &mut impl FrameSource) -> Option<()> {
+    /// Choose how to switch (`scheme`) and allocate the live PML4.
+    pub fn init(&mut self, scheme: Scheme, frames: &mut impl FrameSource) -> Option<()> {
+        self.shared = scheme == Scheme::SharedTopLevel;
         self.live = paging::new_address_space(frames)?;
         Some(())
     }
@@ -128,10 +182,13 @@ impl AddressSpaces {
         self.spaces[pd] = space;
     }
 
-    /// Make PD `pd`'s address space current.
-    pub fn activate(&mut self, pd: usize) {
+    /// Make PD `pd`'s address space current. `last_ip(old)` is where PD
+    /// `old` last ran (its code page is surely in the TLB: the first page
+    /// to invalidate when switching away from it).
+    #[inline]
+    pub fn activate(&mut self, pd: usize, last_ip: impl Fn(usize) -> u64) {
         let space = &self.spaces[pd];
-        if !space.small {
+        if !space.small || !self.shared {
             if self.loaded != space.pml4 {
                 self.load(space.pml4);
             }
@@ -148,7 +205,7 @@ impl AddressSpaces {
             // The CR3 write flushes everything, the old owner's pages too.
             self.load(self.live);
         } else if let Some(old) = old {
-            self.invalidate_used(old);
+            self.invalidate_used(old, last_ip(old));
         }
     }
 
@@ -174,19 +231,19 @@ impl AddressSpaces {
     }
 
     /// Invalidate every page `pd` may have in the TLB (see the module
-    /// documentation).
-    fn invalidate_used(&mut self, pd: usize) {
+    /// documentation); `hot` is an address it surely used.
+    fn invalidate_used(&mut self, pd: usize, hot: u64) {
         let s = &self.spaces[pd];
-        let mut flushed = false;
+        // First flush the paging-structure caches (any INVLPG does), so no
+        // walk, speculative or not, reaches `pd`'s tables once the scan has
+        // begun. This also drops the page of `hot` for good (no translation
+        // of it can be cached again), so the scan only clears its A bit.
+        let first = hot & !(PAGE_SIZE - 1);
+        invlpg(first);
         for i in 0..s.page_count {
-            if paging::take_accessed(s.ptes[i] as u64) {
+            if paging::take_accessed(s.ptes[i] as u64) && s.pages[i] != first {
                 invlpg(s.pages[i]);
-                flushed = true;
             }
-        }
-        if !flushed {
-            // Still flush the paging-structure caches of the old entries.
-            invlpg(s.pages[0]);
         }
     }
 }
