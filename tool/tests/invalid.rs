@@ -217,6 +217,8 @@ fn cases() -> Vec<Case> {
         case("ioport addr out of range", pd_with("<ioport id=\"0\" addr=\"0x10000\" size=\"1\"/>"), "addr \"0x10000\" of ioport 0 in protection_domain 'a' is out of range; allowed: 0x0..=0xffff", 3, 16),
         case("ioport id out of range", pd_with("<ioport id=\"64\" addr=\"0x3f8\" size=\"8\"/>"), "id \"64\" of ioport in protection_domain 'a' is out of range; allowed: 0..=63", 3, 9),
         case("ioport missing addr", pd_with("<ioport id=\"0\" size=\"8\"/>"), "ioport 0 in protection_domain 'a' is missing required attribute 'addr'", 3, 1),
+        case("ioport covers the PIC", pd_with("<ioport id=\"0\" addr=\"0x20\" size=\"2\"/>"), "covers ports 0x20..0x22, which the kernel keeps (the master 8259 PIC)", 3, 16),
+        case("ioport covers the debug console", pd_with("<ioport id=\"0\" addr=\"0xe0\" size=\"0x10\"/>"), "covers ports 0xe9..0xea, which the kernel keeps (the debug console)", 3, 16),
         case("ioport ids duplicate", pd_with("<ioport id=\"0\" addr=\"0x3f8\" size=\"8\"/>\n<ioport id=\"0\" addr=\"0x2f8\" size=\"8\"/>"), "ioport id 0 in protection_domain 'a' is already used (at 3:1)", 4, 9),
         case("ioport overlap", sys("<protection_domain name=\"a\"><program_image path=\"a.elf\"/><ioport id=\"0\" addr=\"0x3f8\" size=\"8\"/></protection_domain>\n<protection_domain name=\"b\"><program_image path=\"b.elf\"/><ioport id=\"0\" addr=\"0x3fc\" size=\"1\"/></protection_domain>"), "ioport 0 of protection_domain 'b' (ports 0x3fc..0x3fd) overlaps the grant of 'a' (ports 0x3f8..0x400, at 2:58)", 3, 73),
         case("ioport overlap same pd", pd_with("<ioport id=\"0\" addr=\"0xf4\" size=\"1\"/>\n<ioport id=\"1\" addr=\"0xf0\" size=\"8\"/>"), "overlaps the grant of 'a'", 4, 16),

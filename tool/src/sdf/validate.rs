@@ -384,6 +384,14 @@ enum IrqKey {
     Msi(u8, u8, u8, u32),
 }
 
+/// Ports the kernel keeps for itself and never grants (the kernel rejects a
+/// boot description that grants them).
+const KERNEL_PORTS: [(u32, u32, &str); 3] = [
+    (0x20, 0x22, "the master 8259 PIC"),
+    (0xa0, 0xa2, "the slave 8259 PIC"),
+    (0xe9, 0xea, "the debug console"),
+];
+
 fn ioports(sys: &System, d: &mut Diags) {
     let mut grants: Vec<(u32, u32, &str, Pos)> = Vec::new();
     for pd in &sys.pds {
@@ -401,6 +409,17 @@ fn ioports(sys: &System, d: &mut Diags) {
                 );
             }
             let (s, e) = (p.addr as u32, p.addr as u32 + p.size);
+            if let Some((ks, ke, owner)) =
+                KERNEL_PORTS.iter().find(|(ks, ke, _)| s < *ke && *ks < e)
+            {
+                d.error(
+                    p.attrs.get("addr", p.pos),
+                    format!(
+                        "ioport {} of protection_domain '{}' (ports {s:#x}..{e:#x}) covers ports {ks:#x}..{ke:#x}, which the kernel keeps ({owner}); allowed: any other ports",
+                        p.id, pd.name
+                    ),
+                );
+            }
             for (os, oe, other, opos) in &grants {
                 if s < *oe && *os < e {
                     d.error(
