@@ -26,7 +26,7 @@ pub fn ipc() -> Result {
 
     let mut samples: Vec<[u64; 4]> = Vec::new();
     for i in 0..MANTLE_BOOTS {
-        let run = boot::boot(&image, Duration::from_secs(300))?;
+        let run = boot::boot(&image, Duration::from_secs(300), &[])?;
         let log = artifacts::root().join(format!("target/images/ipcbench.{i}.log"));
         let _ = std::fs::write(&log, boot::timed_text(&run));
         let line = run

@@ -21,10 +21,20 @@ pub fn accelerator() -> Accel {
 }
 
 /// Boot `image` and capture its console; QEMU is killed after `timeout`.
-pub fn boot(image: &Path, timeout: Duration) -> Result<Transcript> {
+/// `input` is a console script: once the console shows each marker (in
+/// order), the bytes are typed.
+pub fn boot(image: &Path, timeout: Duration, input: &[(&str, &[u8])]) -> Result<Transcript> {
     qemu::Command::new(image)
         .accel(accelerator())
         .timeout(timeout)
+        .input(
+            input
+                .iter()
+                .map(|(marker, bytes)| {
+                    qemu::Input::after(*marker, Duration::from_millis(20), bytes.to_vec())
+                })
+                .collect(),
+        )
         .run_captured()
         .map_err(|e| format!("cannot run QEMU on {}: {e}", image.display()))
 }

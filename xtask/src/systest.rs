@@ -25,6 +25,8 @@ pub struct SystemTest {
     pub status: i32,
     /// The last line must contain this.
     pub last_line: Option<&'static str>,
+    /// Console input: after the console shows the marker, type the bytes.
+    pub input: &'static [(&'static str, &'static [u8])],
 }
 
 /// Printed only when something failed: the kernel itself, or a test PD's
@@ -46,6 +48,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         forbid: FAILURES,
         status: 0,
         last_line: Some("hello: done"),
+        input: &[],
     },
     SystemTest {
         name: "fault_unmapped",
@@ -59,6 +62,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         forbid: FAILURES,
         status: 0,
         last_line: None,
+        input: &[],
     },
     SystemTest {
         name: "stack_overflow",
@@ -71,6 +75,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         forbid: FAILURES,
         status: 0,
         last_line: None,
+        input: &[],
     },
     SystemTest {
         name: "bad_channel",
@@ -79,6 +84,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         forbid: FAILURES,
         status: 0,
         last_line: None,
+        input: &[],
     },
     SystemTest {
         name: "starvation",
@@ -87,6 +93,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         forbid: FAILURES,
         status: 0,
         last_line: None,
+        input: &[],
     },
     SystemTest {
         name: "wild_syscalls",
@@ -99,6 +106,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         forbid: FAILURES,
         status: 0,
         last_line: None,
+        input: &[],
     },
     SystemTest {
         name: "restart",
@@ -111,6 +119,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         forbid: FAILURES,
         status: 0,
         last_line: None,
+        input: &[],
     },
     SystemTest {
         name: "runtime",
@@ -123,6 +132,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         forbid: FAILURES,
         status: 0,
         last_line: None,
+        input: &[],
     },
     SystemTest {
         name: "irq",
@@ -131,6 +141,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         forbid: FAILURES,
         status: 0,
         last_line: None,
+        input: &[],
     },
     SystemTest {
         name: "cpu_state",
@@ -144,6 +155,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         forbid: FAILURES,
         status: 0,
         last_line: None,
+        input: &[],
     },
     SystemTest {
         name: "call_order",
@@ -158,6 +170,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         forbid: FAILURES,
         status: 0,
         last_line: None,
+        input: &[],
     },
     SystemTest {
         name: "passive_notify",
@@ -170,6 +183,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         forbid: FAILURES,
         status: 0,
         last_line: None,
+        input: &[],
     },
     SystemTest {
         name: "stop_queued",
@@ -183,6 +197,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         forbid: FAILURES,
         status: 0,
         last_line: None,
+        input: &[],
     },
     SystemTest {
         name: "large_map",
@@ -194,6 +209,91 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         forbid: FAILURES,
         status: 0,
         last_line: None,
+        input: &[],
+    },
+    SystemTest {
+        name: "serial",
+        system: "examples/serial/serial.system",
+        expect: &[
+            "virt_tx: client 1 (channel 0) prints as '[1]'",
+            "virt_rx: 2 clients; input goes to client 1",
+            "[1] client1: got 'hello'",
+            "virt_rx: input now goes to client 2",
+            "[2] client2: got 'world'",
+            "virt_rx: input now goes to client 1",
+            "[1] client1: got 'exit'",
+            "[1] serial: done",
+        ],
+        forbid: FAILURES,
+        status: 0,
+        last_line: None,
+        input: &[
+            ("mantle: all 5 PDs initialised", b"hello\r"),
+            ("[1] client1: got 'hello'", b"\x1c2\r"),
+            ("virt_rx: input now goes to client 2", b"world\r"),
+            ("[2] client2: got 'world'", b"\x1c1"),
+            ("virt_rx: input now goes to client 1", b"exit\r"),
+        ],
+    },
+    SystemTest {
+        name: "serial_composed",
+        system: "examples/serial/serial.composed.system",
+        expect: &[
+            "virt_tx: client 1 (channel 0) prints as '[1]'",
+            "virt_rx: 2 clients; input goes to client 1",
+            "[1] client1: got 'hello'",
+            "virt_rx: input now goes to client 2",
+            "[2] client2: got 'world'",
+            "virt_rx: input now goes to client 1",
+            "[1] client1: got 'exit'",
+            "[1] serial: done",
+        ],
+        forbid: FAILURES,
+        status: 0,
+        last_line: None,
+        input: &[
+            ("mantle: all 5 PDs initialised", b"hello\r"),
+            ("[1] client1: got 'hello'", b"\x1c2\r"),
+            ("virt_rx: input now goes to client 2", b"world\r"),
+            ("[2] client2: got 'world'", b"\x1c1"),
+            ("virt_rx: input now goes to client 1", b"exit\r"),
+        ],
+    },
+    SystemTest {
+        name: "timer",
+        system: "examples/timer/timer.system",
+        expect: &[
+            "timer: HPET",
+            "client_a: started; arming 5 timeouts",
+            "client_b: cannot cancel ids it does not hold",
+            "client_b: limit of 16 timeouts enforced; short period refused",
+            "client_b: 7 expiries in order, none early",
+            "client_a: client B reports success",
+            "client_a: 8 expiries in order, none early",
+            "timer: done",
+        ],
+        forbid: FAILURES,
+        status: 0,
+        last_line: None,
+        input: &[],
+    },
+    SystemTest {
+        name: "timer_composed",
+        system: "examples/timer/timer.composed.system",
+        expect: &[
+            "timer: HPET",
+            "client_a: started; arming 5 timeouts",
+            "client_b: cannot cancel ids it does not hold",
+            "client_b: limit of 16 timeouts enforced; short period refused",
+            "client_b: 7 expiries in order, none early",
+            "client_a: client B reports success",
+            "client_a: 8 expiries in order, none early",
+            "timer: done",
+        ],
+        forbid: FAILURES,
+        status: 0,
+        last_line: None,
+        input: &[],
     },
 ];
 
@@ -372,7 +472,7 @@ fn system_tests(only: Option<&str>) -> Result {
 fn run_one(t: &SystemTest) -> Result {
     let system: PathBuf = artifacts::root().join(t.system);
     let image = artifacts::image(&system, t.name)?;
-    let run = boot::boot(&image, TIMEOUT)?;
+    let run = boot::boot(&image, TIMEOUT, t.input)?;
     let log = artifacts::root()
         .join("target/images")
         .join(format!("{}.log", t.name));
@@ -433,6 +533,7 @@ mod tests {
         forbid: &["panic"],
         status: 0,
         last_line: Some("b"),
+        input: &[],
     };
 
     #[test]

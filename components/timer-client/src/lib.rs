@@ -62,6 +62,20 @@ impl Timer {
         self.ch
     }
 
+    /// The driver as a composed system's `__mantle_config` names it
+    /// (`TimerClientConfig`; declare the blob with
+    /// `mantle_config::config_blob!()`), or `fallback` when the image was not
+    /// patched (a hand-written SDF). A patched but invalid blob panics with
+    /// the reason: it is a build error.
+    pub fn configured<B: mantle_config::Bytes + ?Sized>(blob: &B, fallback: Channel) -> Self {
+        use mantle_config::timer::TimerClientConfig;
+        match mantle_config::decode::<TimerClientConfig, B>(blob) {
+            Ok(c) => Timer::new(Channel::new(c.channel.0 as usize)),
+            Err(mantle_config::Error::NotPatched) => Timer::new(fallback),
+            Err(e) => panic!("bad __mantle_config: {}", e),
+        }
+    }
+
     fn call(self, req: Request) -> Result<Reply, TimerError> {
         let (label, regs, n) = req.encode();
         for (i, r) in regs[..n].iter().enumerate() {

@@ -212,8 +212,18 @@ impl Request {
     }
 
     /// Decode (and check) a request: `get(i)` reads register `i < count`.
-    pub fn decode(label: u64, count: usize, get: impl Fn(usize) -> u64) -> Result<Self, TimerError> {
-        let need = |n: usize| if count >= n { Ok(()) } else { Err(TimerError::Invalid) };
+    pub fn decode(
+        label: u64,
+        count: usize,
+        get: impl Fn(usize) -> u64,
+    ) -> Result<Self, TimerError> {
+        let need = |n: usize| {
+            if count >= n {
+                Ok(())
+            } else {
+                Err(TimerError::Invalid)
+            }
+        };
         match label {
             GET_TIME => Ok(Request::GetTime),
             SET_TIMEOUT => {
@@ -276,7 +286,11 @@ impl Reply {
                 r[0] = mask;
                 let used = 64 - mask.leading_zeros() as usize;
                 for i in 0..used {
-                    r[1 + i] = if mask & (1 << i) != 0 { e.counts[i] as u64 } else { 0 };
+                    r[1 + i] = if mask & (1 << i) != 0 {
+                        e.counts[i] as u64
+                    } else {
+                        0
+                    };
                 }
                 1 + used
             }
@@ -295,7 +309,13 @@ impl Reply {
         if label != OK {
             return Err(TimerError::from_code(label).unwrap_or(TimerError::BadReply));
         }
-        let need = |n: usize| if count >= n { Ok(()) } else { Err(TimerError::BadReply) };
+        let need = |n: usize| {
+            if count >= n {
+                Ok(())
+            } else {
+                Err(TimerError::BadReply)
+            }
+        };
         match req {
             Request::GetTime => {
                 need(1)?;
@@ -373,26 +393,43 @@ mod tests {
         assert_eq!(Request::decode(99, 0, z), Err(TimerError::Invalid));
         assert_eq!(Request::decode(SET_TIMEOUT, 2, z), Err(TimerError::Invalid));
         assert_eq!(Request::decode(CANCEL, 0, z), Err(TimerError::Invalid));
-        assert_eq!(Request::decode(CANCEL, 1, |_| 16), Err(TimerError::NotFound));
+        assert_eq!(
+            Request::decode(CANCEL, 1, |_| 16),
+            Err(TimerError::NotFound)
+        );
         // Unknown flag bits.
         let regs = [1, 0, 2];
-        assert_eq!(Request::decode(SET_TIMEOUT, 3, |i| regs[i]), Err(TimerError::Invalid));
+        assert_eq!(
+            Request::decode(SET_TIMEOUT, 3, |i| regs[i]),
+            Err(TimerError::Invalid)
+        );
         // Period too short.
         let regs = [1, MIN_PERIOD_NS - 1, 0];
-        assert_eq!(Request::decode(SET_TIMEOUT, 3, |i| regs[i]), Err(TimerError::Invalid));
+        assert_eq!(
+            Request::decode(SET_TIMEOUT, 3, |i| regs[i]),
+            Err(TimerError::Invalid)
+        );
     }
 
     #[test]
     fn replies_round_trip() {
-        let mut e = Expired::default();
-        e.mask = 0b1000_0000_0000_0101;
+        let mut e = Expired {
+            mask: 0b1000_0000_0000_0101,
+            ..Default::default()
+        };
         e.counts[0] = 1;
         e.counts[2] = 7;
         e.counts[15] = 1;
-        assert_eq!(round_trip_reply(Request::TakeExpired, Reply::Expired(e)), Ok(Reply::Expired(e)));
+        assert_eq!(
+            round_trip_reply(Request::TakeExpired, Reply::Expired(e)),
+            Ok(Reply::Expired(e))
+        );
         let (_, _, n) = Reply::Expired(Expired::default()).encode();
         assert_eq!(n, 1);
-        assert_eq!(round_trip_reply(Request::GetTime, Reply::Time(42)), Ok(Reply::Time(42)));
+        assert_eq!(
+            round_trip_reply(Request::GetTime, Reply::Time(42)),
+            Ok(Reply::Time(42))
+        );
         let ids: [usize; 3] = [0, 2, 15];
         assert!(e.ids().map(TimeoutId::index).eq(ids));
     }
@@ -401,20 +438,38 @@ mod tests {
     fn bad_replies_are_refused() {
         let req = Request::TakeExpired;
         // Mask beyond MAX_TIMEOUTS.
-        assert_eq!(Reply::decode(&req, OK, 1, |_| 1 << 16), Err(TimerError::BadReply));
+        assert_eq!(
+            Reply::decode(&req, OK, 1, |_| 1 << 16),
+            Err(TimerError::BadReply)
+        );
         // Count register missing.
-        assert_eq!(Reply::decode(&req, OK, 1, |_| 0b10), Err(TimerError::BadReply));
+        assert_eq!(
+            Reply::decode(&req, OK, 1, |_| 0b10),
+            Err(TimerError::BadReply)
+        );
         // Count for an id not in the mask.
         let regs = [0b10, 3, 1];
-        assert_eq!(Reply::decode(&req, OK, 3, |i| regs[i]), Err(TimerError::BadReply));
+        assert_eq!(
+            Reply::decode(&req, OK, 3, |i| regs[i]),
+            Err(TimerError::BadReply)
+        );
         // Error labels map back.
-        assert_eq!(Reply::decode(&req, TimerError::Full.code(), 0, |_| 0), Err(TimerError::Full));
-        assert_eq!(Reply::decode(&req, 1234, 0, |_| 0), Err(TimerError::BadReply));
+        assert_eq!(
+            Reply::decode(&req, TimerError::Full.code(), 0, |_| 0),
+            Err(TimerError::Full)
+        );
+        assert_eq!(
+            Reply::decode(&req, 1234, 0, |_| 0),
+            Err(TimerError::BadReply)
+        );
         let set = Request::SetTimeout {
             deadline: Deadline::Relative(1),
             period_ns: 0,
         };
-        assert_eq!(Reply::decode(&set, OK, 1, |_| 16), Err(TimerError::BadReply));
+        assert_eq!(
+            Reply::decode(&set, OK, 1, |_| 16),
+            Err(TimerError::BadReply)
+        );
     }
 
     #[test]

@@ -1,0 +1,172 @@
+//! The serial example's client (one program, two PDs: `client1`, `client2`).
+//!
+//! At start it prints [`GREETING_LINES`] numbered lines (both clients do, so
+//! their lines meet in virt_tx), then echoes every line typed while it holds
+//! the input: `<name>: got '<line>'`. The line `exit` ends the system: the
+//! client that holds the exit port (the one given the UART's stats page,
+//! `client1`) prints `serial: done`, waits until the output has drained to
+//! the UART, and powers off; the other client forwards the request to it.
+//!
+//! Channels: 0 virt_tx, 1 virt_rx, 2 the other client (exit request), 3 the
+//! driver's "transmitter idle" notification (client1 only). In a composed
+//! system (`<serial_subsystem>`) the queues and the virt_tx/virt_rx
+//! channels come from `__mantle_config` instead.
+#![no_std]
+#![no_main]
+
+use core::sync::atomic::Ordering;
+use mantle_config::serial::SerialClientConfig;
+use mantle_runtime::{
+    debug_println, pd_name, power_off, protection_domain, setvar, Channel, Handler,
+};
+use mantle_serial_client::layout::{self, QueueAddr, UartStats};
+use mantle_serial_client::{serial_println, LineReader, SerialRx, SerialTx};
+
+setvar!(tx_queue);
+setvar!(rx_queue);
+setvar!(uart_stats);
+mantle_config::config_blob!();
+
+const PEER: Channel = Channel::new(2);
+const DRAINED: Channel = Channel::new(3);
+const EXIT_IOPORT: usize = 0;
+/// Lines each client prints at start.
+const GREETING_LINES: u32 = 10;
+
+struct Client {
+    tx: SerialTx,
+    rx: SerialRx,
+    line: LineReader<128>,
+    /// Present in the client that powers off.
+    stats: Option<&'static UartStats>,
+    exiting: bool,
+}
+
+impl Client {
+    fn input(&mut self) {
+        let mut buf = [0u8; 64];
+        loop {
+            let n = self.rx.read(&mut buf);
+            if n == 0 {
+                break;
+            }
+            for &b in &buf[..n] {
+                let Some(line) = self.line.push(b) else {
+                    continue;
+                };
+                let mut copy = [0u8; 128];
+                let len = line.len();
+                copy[..len].copy_from_slice(line);
+                self.on_line(&copy[..len]);
+            }
+        }
+    }
+
+    fn on_line(&mut self, line: &[u8]) {
+        let text = core::str::from_utf8(line).unwrap_or("<not UTF-8>");
+        serial_println!(self.tx, "{}: got '{}'", pd_name(), text);
+        if text.trim() == "exit" {
+            self.exit();
+        }
+    }
+
+    fn exit(&mut self) {
+        if self.stats.is_none() {
+            serial_println!(
+                self.tx,
+                "{}: asking the other client to power off",
+                pd_name()
+            );
+            let _ = PEER.notify();
+            return;
+        }
+        serial_println!(self.tx, "serial: done");
+        self.exiting = true;
+        self.try_power_off();
+    }
+
+    /// Power off once our output has left the UART: our queue is empty and
+    /// the driver reports its transmitter idle. (This PD runs below
+    /// virt_tx and the driver, so when it runs with both conditions true,
+    /// neither holds output of ours.)
+    fn try_power_off(&mut self) {
+        let idle = self
+            .stats
+            .is_some_and(|s| s.idle.load(Ordering::Acquire) == 1);
+        if self.exiting && idle && self.tx.drained() {
+            power_off(EXIT_IOPORT, 0);
+        }
+    }
+}
+
+impl Handler for Client {
+    fn notified(&mut self, ch: Channel) {
+        if ch == self.tx.channel() {
+            self.tx.space();
+        } else if ch == self.rx.channel() {
+            self.input();
+        } else if ch == PEER {
+            self.exit();
+        } else if ch != DRAINED {
+            debug_println!("{}: unexpected notification on {}", pd_name(), ch);
+        }
+        self.try_power_off();
+    }
+}
+
+fn init() -> Client {
+    let ((tx_ch, tx_at), (rx_ch, rx_at)) =
+        match layout::load_config::<SerialClientConfig, _>(&__mantle_config) {
+            None => (
+                (Channel::new(0), QueueAddr::in_region(tx_queue.get())),
+                (Channel::new(1), QueueAddr::in_region(rx_queue.get())),
+            ),
+            Some(c) => {
+                let conn = |c: &mantle_config::serial::SerialConn| {
+                    let q = QueueAddr::from_config(&c.queue)
+                        .unwrap_or_else(|| panic!("bad queue regions"));
+                    (Channel::new(c.channel.0 as usize), q)
+                };
+                let rx =
+                    c.rx.as_ref()
+                        .map(conn)
+                        .unwrap_or_else(|| panic!("this client reads: give it rx"));
+                (conn(&c.tx), rx)
+            }
+        };
+    // SAFETY: the system maps this client's tx queue read-write where
+    // `tx_at` says; this PD is its only producer.
+    let txq = match unsafe { tx_at.producer() } {
+        Ok(q) => q,
+        Err(e) => panic!("tx queue: {}", e),
+    };
+    // SAFETY: as above for the rx queue; only consumer.
+    let rxq = match unsafe { rx_at.consumer() } {
+        Ok(q) => q,
+        Err(e) => panic!("rx queue: {}", e),
+    };
+    let stats = match uart_stats.get() {
+        0 => None,
+        // SAFETY: the SDF maps the driver's stats page (read-only) at
+        // `uart_stats`.
+        v => Some(unsafe { layout::stats(v) }),
+    };
+    let mut c = Client {
+        tx: SerialTx::new(txq, tx_ch),
+        rx: SerialRx::new(rxq, rx_ch),
+        line: LineReader::new(),
+        stats,
+        exiting: false,
+    };
+    for i in 1..=GREETING_LINES {
+        serial_println!(c.tx, "{}: line {} of {}", pd_name(), i, GREETING_LINES);
+    }
+    serial_println!(
+        c.tx,
+        "{}: ready; type a line (Ctrl-\\ 1 or 2 selects the client, 'exit' ends)",
+        pd_name()
+    );
+    c
+}
+
+protection_domain!(init);
