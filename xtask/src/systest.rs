@@ -215,7 +215,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         name: "serial",
         system: "examples/serial/serial.system",
         expect: &[
-            "virt_tx: client 1 (channel 0) prints as '[1]'",
+            "prints as '[1]'",
             "virt_rx: 2 clients; input goes to client 1",
             "[1] client1: got 'hello'",
             "virt_rx: input now goes to client 2",
@@ -239,7 +239,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         name: "serial_composed",
         system: "examples/serial/serial.composed.system",
         expect: &[
-            "virt_tx: client 1 (channel 0) prints as '[1]'",
+            "prints as '[1]'",
             "virt_rx: 2 clients; input goes to client 1",
             "[1] client1: got 'hello'",
             "virt_rx: input now goes to client 2",
