@@ -1,9 +1,12 @@
 //! Device interrupts: delivery as notifications, masking until IRQ_ACK.
 //!
-//! An IOAPIC pin is masked when it fires and unmasked on acknowledgement.
-//! An MSI cannot be masked by the kernel (the driver owns the device), so
-//! the kernel keeps an "in service" flag instead and holds further
-//! arrivals as one pending interrupt until the acknowledgement.
+//! A level-triggered IOAPIC pin is masked when it fires and unmasked on
+//! acknowledgement. An edge-triggered pin must stay unmasked (the IOAPIC
+//! drops an edge on a masked pin), and an MSI cannot be masked by the
+//! kernel (the driver owns the device): for those the kernel keeps an "in
+//! service" flag instead and holds further arrivals as one pending
+//! interrupt, delivered on the acknowledgement. Either way a PD sees at
+//! most one interrupt per acknowledgement and none is lost.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -22,11 +25,12 @@ pub struct IrqLine {
     pub owner: u8,
     /// Channel id in the owner's id space.
     pub id: u8,
-    /// IOAPIC pin, or [`NONE`] for an MSI.
+    /// IOAPIC pin masked while in service (level-triggered), or [`NONE`]
+    /// for an edge-triggered pin or an MSI.
     pub pin: u8,
-    /// Delivered and not yet acknowledged (MSI).
+    /// Delivered and not yet acknowledged (edge or MSI).
     pub in_service: bool,
-    /// Arrived again while in service (MSI).
+    /// Arrived again while in service (edge or MSI).
     pub held: bool,
 }
 

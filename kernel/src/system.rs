@@ -374,7 +374,13 @@ fn route_irqs(k: &mut Kernel, desc: &BootDescription<'_>) -> Result<(), BootErro
                     "IRQ on an IOAPIC pin that does not exist",
                 ));
             }
-            line.pin = pin;
+            // A level-triggered pin stays asserted until the driver has
+            // served the device, so it is masked while in service. An edge
+            // on a masked IOAPIC pin is lost, so edge pins stay unmasked and
+            // a repeat is held as pending, as for MSI.
+            if level {
+                line.pin = pin;
+            }
         }
     }
     Ok(())

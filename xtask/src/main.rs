@@ -26,6 +26,7 @@ commands:
   test [--no-lint] [--no-host] [--only NAME]
                                   run every test (lints, host tests, QEMU system tests)
   bench ipc                       IPC and boot benchmark, beside the Linux guest
+  bench serial|timer              serial throughput / timer accuracy
   build                           build the kernel, the tool and every PD
   setup                           install what is missing (QEMU, the x86_64-unknown-none target)";
 
@@ -39,7 +40,8 @@ fn main() -> ExitCode {
         Some("test") => systest::test_all(&args[1..]),
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("ipc") => bench::ipc(),
-            _ => Err("bench needs a benchmark name: ipc".into()),
+            Some(name @ ("serial" | "timer")) => bench::subsystem(name),
+            _ => Err("bench needs a benchmark name: ipc, serial or timer".into()),
         },
         Some("build") => setup::ensure_all().and_then(|()| artifacts::build_everything()),
         Some("setup") => setup::ensure_all(),

@@ -11,6 +11,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+/// A check of a whole transcript: the problems it finds.
+pub type TranscriptCheck = fn(&[&str]) -> Vec<String>;
+
 /// One QEMU system test.
 pub struct SystemTest {
     /// Test name (also the image name).
@@ -27,6 +30,8 @@ pub struct SystemTest {
     pub last_line: Option<&'static str>,
     /// Console input: after the console shows the marker, type the bytes.
     pub input: &'static [(&'static str, &'static [u8])],
+    /// A check of the whole transcript beyond markers (problems found).
+    pub extra: Option<TranscriptCheck>,
 }
 
 /// Printed only when something failed: the kernel itself, or a test PD's
@@ -49,6 +54,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         status: 0,
         last_line: Some("hello: done"),
         input: &[],
+        extra: None,
     },
     SystemTest {
         name: "fault_unmapped",
@@ -63,6 +69,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         status: 0,
         last_line: None,
         input: &[],
+        extra: None,
     },
     SystemTest {
         name: "stack_overflow",
@@ -76,6 +83,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         status: 0,
         last_line: None,
         input: &[],
+        extra: None,
     },
     SystemTest {
         name: "bad_channel",
@@ -85,6 +93,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         status: 0,
         last_line: None,
         input: &[],
+        extra: None,
     },
     SystemTest {
         name: "starvation",
@@ -94,6 +103,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         status: 0,
         last_line: None,
         input: &[],
+        extra: None,
     },
     SystemTest {
         name: "wild_syscalls",
@@ -107,6 +117,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         status: 0,
         last_line: None,
         input: &[],
+        extra: None,
     },
     SystemTest {
         name: "restart",
@@ -120,6 +131,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         status: 0,
         last_line: None,
         input: &[],
+        extra: None,
     },
     SystemTest {
         name: "runtime",
@@ -133,6 +145,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         status: 0,
         last_line: None,
         input: &[],
+        extra: None,
     },
     SystemTest {
         name: "irq",
@@ -142,6 +155,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         status: 0,
         last_line: None,
         input: &[],
+        extra: None,
     },
     SystemTest {
         name: "cpu_state",
@@ -156,6 +170,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         status: 0,
         last_line: None,
         input: &[],
+        extra: None,
     },
     SystemTest {
         name: "call_order",
@@ -171,6 +186,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         status: 0,
         last_line: None,
         input: &[],
+        extra: None,
     },
     SystemTest {
         name: "passive_notify",
@@ -184,6 +200,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         status: 0,
         last_line: None,
         input: &[],
+        extra: None,
     },
     SystemTest {
         name: "stop_queued",
@@ -198,6 +215,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         status: 0,
         last_line: None,
         input: &[],
+        extra: None,
     },
     SystemTest {
         name: "large_map",
@@ -210,6 +228,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         status: 0,
         last_line: None,
         input: &[],
+        extra: None,
     },
     SystemTest {
         name: "serial",
@@ -234,6 +253,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
             ("[2] client2: got 'world'", b"\x1c1"),
             ("virt_rx: input now goes to client 1", b"exit\r"),
         ],
+        extra: None,
     },
     SystemTest {
         name: "serial_composed",
@@ -258,6 +278,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
             ("[2] client2: got 'world'", b"\x1c1"),
             ("virt_rx: input now goes to client 1", b"exit\r"),
         ],
+        extra: None,
     },
     SystemTest {
         name: "timer",
@@ -276,6 +297,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         status: 0,
         last_line: None,
         input: &[],
+        extra: None,
     },
     SystemTest {
         name: "timer_composed",
@@ -294,6 +316,17 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         status: 0,
         last_line: None,
         input: &[],
+        extra: None,
+    },
+    SystemTest {
+        name: "serial_fairness",
+        system: "bench/serial/fairness.system",
+        expect: &["[2] quiet: tick 1", "serial-bench: bytes=65536"],
+        forbid: FAILURES,
+        status: 0,
+        last_line: None,
+        input: &[],
+        extra: Some(serial_lines_whole_and_fair),
     },
 ];
 
@@ -368,8 +401,14 @@ const HOST_PACKAGES: &[&str] = &[
     "mantle-runtime",
     "mantle",
     "sddf",
+    "mantle-timer-client",
+    "mantle-serial-client",
     "xtask",
 ];
+
+/// Crates whose library has host tests but whose PD binaries cannot link on
+/// the host: tested and linted with `--lib`.
+const HOST_LIB_PACKAGES: &[&str] = &["mantle-hpet-driver", "mantle-serial-virt", "timer-example"];
 
 fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
@@ -395,6 +434,13 @@ fn lints() -> Result {
     }
     c.args(["--features", "mantle-abi/alloc", "--", "-D", "warnings"]);
     artifacts::run(c, "clippy (host crates)")?;
+    let mut c = cargo();
+    c.args(["clippy", "--quiet", "--lib", "--tests"]);
+    for p in HOST_LIB_PACKAGES {
+        c.args(["-p", p]);
+    }
+    c.args(["--", "-D", "warnings"]);
+    artifacts::run(c, "clippy (host libraries of PD crates)")?;
 
     eprintln!("xtask: clippy (PD crates, {TARGET})");
     let mut c = cargo();
@@ -423,6 +469,12 @@ fn host_tests() -> Result {
     }
     c.args(["--features", "mantle-abi/alloc"]);
     artifacts::run(c, "host tests")?;
+    let mut c = cargo();
+    c.args(["test", "--lib"]);
+    for p in HOST_LIB_PACKAGES {
+        c.args(["-p", p]);
+    }
+    artifacts::run(c, "host tests (libraries of PD crates)")?;
 
     eprintln!("xtask: loom models of the queue signalling protocol");
     // Its own target directory: RUSTFLAGS are part of cargo's fingerprint,
@@ -490,6 +542,36 @@ fn run_one(t: &SystemTest) -> Result {
     }
 }
 
+/// `bench/serial/fairness.system`: no line of either client is mixed with
+/// the other's, and the quiet client's lines come through during the
+/// flood, not after it.
+fn serial_lines_whole_and_fair(lines: &[&str]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let flood_ok = |l: &str| {
+        l.strip_prefix("[1] sb ").is_some_and(|rest| {
+            rest.len() == 60
+                && rest[..5].bytes().all(|b| b.is_ascii_digit())
+                && rest[5..].bytes().all(|b| b == b'.')
+        })
+    };
+    let quiet_ok = |l: &str| {
+        l.strip_prefix("[2] quiet: tick ")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    for l in lines {
+        if (l.starts_with("[1] sb") && !flood_ok(l)) || (l.starts_with("[2] ") && !quiet_ok(l)) {
+            problems.push(format!("mixed or broken line: {l:?}"));
+        }
+    }
+    let last_flood = lines.iter().rposition(|l| l.starts_with("[1] sb "));
+    let first_quiet = lines.iter().position(|l| l.starts_with("[2] quiet: tick"));
+    match (first_quiet, last_flood) {
+        (Some(q), Some(f)) if q < f => {}
+        _ => problems.push("no quiet line came through during the flood".into()),
+    }
+    problems
+}
+
 /// Everything wrong with a transcript, as readable sentences.
 pub fn check(t: &SystemTest, lines: &[&str], outcome: &Outcome) -> Vec<String> {
     let mut problems = Vec::new();
@@ -510,6 +592,9 @@ pub fn check(t: &SystemTest, lines: &[&str], outcome: &Outcome) -> Vec<String> {
         if !got.is_some_and(|l| l.contains(last)) {
             problems.push(format!("last line is {got:?}, expected {last:?}"));
         }
+    }
+    if let Some(extra) = t.extra {
+        problems.extend(extra(lines));
     }
     match outcome {
         Outcome::Guest(s) if i32::from(*s) == t.status => {}
@@ -534,7 +619,21 @@ mod tests {
         status: 0,
         last_line: Some("b"),
         input: &[],
+        extra: None,
     };
+
+    #[test]
+    fn fairness_check_catches_mixed_lines_and_starvation() {
+        let dots = ".".repeat(55);
+        let flood = format!("[1] sb 00001{dots}");
+        let good = [flood.as_str(), "[2] quiet: tick 1", flood.as_str()];
+        assert!(serial_lines_whole_and_fair(&good).is_empty());
+        let late = [flood.as_str(), flood.as_str(), "[2] quiet: tick 1"];
+        assert_eq!(serial_lines_whole_and_fair(&late).len(), 1);
+        let mixed = format!("[1] sb 00002..[2] quiet{dots}");
+        let broken = [mixed.as_str(), "[2] quiet: tick 1", flood.as_str()];
+        assert_eq!(serial_lines_whole_and_fair(&broken).len(), 1);
+    }
 
     #[test]
     fn a_good_transcript_passes() {
