@@ -16,10 +16,12 @@
 //! drain the receive FIFO into the rx queue (bytes are dropped and counted
 //! when it is full: the UART cannot wait); the transmitter-empty interrupt
 //! is enabled only while the tx queue holds data, and each one refills the
-//! 16-byte FIFO. The IRQ is edge-triggered and the kernel masks it on
-//! delivery, so the handler acknowledges (unmasks) first and then reads IIR
-//! until no cause is pending: a cause raised after that is a fresh edge on
-//! an unmasked pin.
+//! 16-byte FIFO (with THRE masked during the refill, so a refill costs one
+//! interrupt rather than one per byte under QEMU). The IRQ is
+//! edge-triggered: the kernel delivers one interrupt per acknowledgement
+//! and holds a repeat that arrives before it. The handler acknowledges
+//! first and then reads IIR until no cause is pending, so a cause raised
+//! while it serves comes back as a new notification rather than waiting.
 #![no_std]
 #![no_main]
 
@@ -161,6 +163,15 @@ impl Uart {
         if lsr & LSR_THRE != 0 {
             let mut buf = [0u8; FIFO];
             let n = self.tx.dequeue_into(&mut buf).unwrap_or(0);
+            if n > 1 {
+                // Mask THRE while refilling: QEMU sends each byte at once
+                // and raises THRE again after every THR write, so each byte
+                // would cost an interrupt (a kernel entry and a held edge).
+                // Re-enabling it below with the FIFO empty raises THRE
+                // once (as on a real 16550), so nothing is lost.
+                let quiet = self.ier & !IER_THRE;
+                self.set_ier(quiet);
+            }
             for &b in &buf[..n] {
                 self.outb(RBR_THR, b);
             }
@@ -225,12 +236,10 @@ impl Uart {
 impl Handler for Uart {
     fn notified(&mut self, ch: Channel) {
         if ch == self.w.irq {
-            // Acknowledge (unmask) first, then serve. The IOAPIC ignores an
-            // edge on a masked pin, and serving (a THR write, a byte
-            // arriving) can raise the line again at once: had it been
-            // raised before the unmask it would be lost and the UART would
-            // stall. Raised after the unmask, it comes back as a new
-            // notification (at worst a spurious one).
+            // Acknowledge first, then serve: serving (a THR write, a byte
+            // arriving) can raise the line again at once, and that edge
+            // then comes back as a new notification (at worst a spurious
+            // one) instead of waiting for the next acknowledgement.
             if let Err(e) = self.w.irq.irq_ack() {
                 debug_println!("{}: irq ack: {}", pd_name(), e);
             }

@@ -35,6 +35,11 @@ const HPET_IRQ: Channel = Channel::new(16);
 const IOAPIC_PIN: u8 = 20;
 /// The comparator used.
 const TIMER: usize = 0;
+/// Where the comparator is parked while no timeout is pending: far in the
+/// future (2^63 ticks), but not `u64::MAX`, which QEMU 7.2's HPET
+/// takes for a time in the past (it compares `cmp - now` as signed) and
+/// fires after one tick, again on every re-park: an interrupt storm.
+const PARKED: u64 = i64::MAX as u64;
 
 mantle_runtime::setvar!(hpet_regs);
 mantle_config::config_blob!();
@@ -154,7 +159,7 @@ impl Driver {
             }
             let Some(deadline) = self.server.next_deadline() else {
                 // Nothing pending: park the comparator at the far end.
-                self.regs.write(hpet::timer_comparator(TIMER), u64::MAX);
+                self.regs.write(hpet::timer_comparator(TIMER), PARKED);
                 return;
             };
             let ticks = self.caps.ns_to_ticks_ceil(deadline);
@@ -217,11 +222,11 @@ fn init() -> Driver {
     // Quiet the comparator while configuring it, clear a stale status bit,
     // then enable it and make sure the counter runs (the kernel started it
     // to calibrate the TSC) without legacy routing.
-    regs.write(hpet::timer_comparator(TIMER), u64::MAX);
+    regs.write(hpet::timer_comparator(TIMER), PARKED);
     regs.write(hpet::timer_conf(TIMER), new_conf & !hpet::TN_INT_ENB);
     regs.write(hpet::GINTR_STA, 1 << TIMER);
     regs.write(hpet::timer_conf(TIMER), new_conf);
-    regs.write(hpet::timer_comparator(TIMER), u64::MAX);
+    regs.write(hpet::timer_comparator(TIMER), PARKED);
     let gen = regs.read(hpet::GEN_CONF);
     regs.write(hpet::GEN_CONF, (gen | hpet::ENABLE_CNF) & !hpet::LEG_RT_CNF);
     debug_println!(
