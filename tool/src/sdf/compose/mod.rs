@@ -449,6 +449,9 @@ pub struct Generate<'a> {
     pub priority: u8,
     /// Passive.
     pub passive: bool,
+    /// Stack size: what the component's program needs (its state is built
+    /// on the stack in `init`).
+    pub stack_size: u64,
 }
 
 impl Ctx<'_, '_> {
@@ -497,7 +500,7 @@ impl Ctx<'_, '_> {
                     budget_us: mantle_abi::limits::DEFAULT_BUDGET_US,
                     period_us: mantle_abi::limits::DEFAULT_BUDGET_US,
                     passive: gen.passive,
-                    stack_size: mantle_abi::limits::DEFAULT_STACK_SIZE,
+                    stack_size: gen.stack_size,
                     program_image: Some(ProgramImage {
                         path: gen.image.to_string(),
                         path_for_symbols: None,

@@ -49,6 +49,7 @@ pub fn expand(cx: &mut Ctx<'_, '_>, sub: &super::Subsystem) -> Option<()> {
         image,
         priority,
         passive: false,
+        stack_size: mantle_abi::limits::DEFAULT_STACK_SIZE,
     };
     let driver = cx.role_pd(&driver_spec, gen("net_driver", 200))?;
     let virt_rx = cx.role_pd(&spec(Role::VirtRx)?, gen("net_virt_rx", 199))?;

@@ -42,6 +42,7 @@ pub fn expand(cx: &mut Ctx<'_, '_>, sub: &super::Subsystem) -> Option<()> {
             image: "uart16550_driver",
             priority: 200,
             passive: false,
+            stack_size: mantle_abi::limits::DEFAULT_STACK_SIZE,
         },
     )?;
     let virt_tx = cx.role_pd(
@@ -50,6 +51,8 @@ pub fn expand(cx: &mut Ctx<'_, '_>, sub: &super::Subsystem) -> Option<()> {
             image: "serial_virt_tx",
             priority: 198,
             passive: false,
+            // Eight line buffers of 256 bytes and their bookkeeping.
+            stack_size: 0x8000,
         },
     )?;
     let virt_rx = match spec(Role::VirtRx) {
@@ -59,6 +62,7 @@ pub fn expand(cx: &mut Ctx<'_, '_>, sub: &super::Subsystem) -> Option<()> {
                 image: "serial_virt_rx",
                 priority: 199,
                 passive: false,
+                stack_size: mantle_abi::limits::DEFAULT_STACK_SIZE,
             },
         )?),
         None => None,

@@ -33,7 +33,10 @@ pub fn expand(cx: &mut Ctx<'_, '_>, sub: &super::Subsystem) -> Option<()> {
         Generate {
             image: "hpet_driver",
             priority: 254,
-            passive: false,
+            // Served by PPC; its IRQ and notifications still reach it.
+            passive: true,
+            // 16 clients x 16 timeouts, built on the stack in `init`.
+            stack_size: 0x10000,
         },
     )?;
     let clients = cx.clients(MAX_CLIENTS)?;
