@@ -52,8 +52,13 @@ pub const IOPORT_IN: u64 = 9;
 /// Write `r10` to port `rsi` of I/O port grant `rdi`; `rdx` is the width in
 /// bytes (1, 2 or 4).
 pub const IOPORT_OUT: u64 = 10;
+/// Write `rdx` bytes, taken from the start of the caller's IPC buffer (at
+/// most [`crate::ipc::IPC_BUFFER_BYTES`]), one after another to the 8-bit
+/// port `rsi` of I/O port grant `rdi`. One call fills a device FIFO: a
+/// UART driver would otherwise make one syscall per byte.
+pub const IOPORT_OUT_REP: u64 = 11;
 /// Number of syscalls; numbers at or above it return [`Status::InvalidSyscall`].
-pub const COUNT: u64 = 11;
+pub const COUNT: u64 = 12;
 
 /// [`RECV`] action: none, just wait.
 pub const ACTION_NONE: u64 = 0;

@@ -37,6 +37,7 @@ impl Kernel {
             sc::PD_RESUME => self.pd_resume(pd, a0),
             sc::IOPORT_IN => self.ioport_in(pd, a0, a1, a2),
             sc::IOPORT_OUT => self.ioport_out(pd, a0, a1, a2, a3),
+            sc::IOPORT_OUT_REP => self.ioport_out_rep(pd, a0, a1, a2),
             _ => Err(Status::InvalidSyscall),
         };
         match (nr, result) {
@@ -103,6 +104,25 @@ impl Kernel {
         let port = self.port(pd, id, port.min(u32::MAX as u64), width)?;
         // SAFETY: the boot description grants this PD these ports.
         unsafe { arch::port_out(port, width, value) };
+        Ok(())
+    }
+
+    /// IOPORT_OUT_REP: `len` (≤ 512) bytes of the IPC buffer to one 8-bit
+    /// port of grant `id`, in order. Bounded like DEBUG_PUTS: at most 512
+    /// port writes with interrupts off.
+    fn ioport_out_rep(&mut self, pd: PdId, id: u64, port: u64, len: u64) -> Result<(), Status> {
+        let port = self.port(pd, id, port.min(u32::MAX as u64), 1)?;
+        if len > IPC_BUFFER_BYTES as u64 {
+            return Err(Status::InvalidArgument);
+        }
+        let buf = phys_to_virt(self.tcbs[pd].ipc_paddr) as *const u8;
+        // SAFETY: as in `debug_puts`: checked PD memory in the direct map,
+        // `len` within one page, unchanged while this CPU is in the kernel.
+        let bytes = unsafe { core::slice::from_raw_parts(buf, len as usize) };
+        for &b in bytes {
+            // SAFETY: the boot description grants this PD this port.
+            unsafe { arch::port_out(port, 1, b as u64) };
+        }
         Ok(())
     }
 }

@@ -5,7 +5,10 @@
 //! checks lies (with its whole width) inside the grant.
 
 use crate::error::Error;
+use crate::ipc::{restore_words, stash_bytes};
 use crate::raw;
+use mantle_abi::ipc::IPC_BUFFER_BYTES;
+use mantle_abi::limits::MAX_MESSAGE_REGISTERS;
 use mantle_abi::syscall;
 
 /// An I/O port grant of this PD, by its SDF `id`.
@@ -62,6 +65,27 @@ impl IoPort {
     /// Write a 32-bit word to `port`.
     pub fn write32(self, port: u16, value: u32) -> Result<(), Error> {
         self.write(port, 4, value as u64)
+    }
+
+    /// Write `bytes` one after another to the 8-bit `port` (a device FIFO),
+    /// with one `IOPORT_OUT_REP` syscall per 512 bytes instead of one per
+    /// byte. The bytes travel in the IPC buffer, whose message registers
+    /// are saved and restored around the call.
+    pub fn write8_rep(self, port: u16, bytes: &[u8]) -> Result<(), Error> {
+        for chunk in bytes.chunks(IPC_BUFFER_BYTES) {
+            let mut save = [0u64; MAX_MESSAGE_REGISTERS];
+            let words = stash_bytes(chunk, &mut save);
+            let r = raw::syscall(
+                syscall::IOPORT_OUT_REP,
+                self.0 as u64,
+                port as u64,
+                chunk.len() as u64,
+                0,
+            );
+            restore_words(&save, words);
+            Error::check(r.rax)?;
+        }
+        Ok(())
     }
 }
 

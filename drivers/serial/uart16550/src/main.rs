@@ -172,8 +172,9 @@ impl Uart {
                 let quiet = self.ier & !IER_THRE;
                 self.set_ier(quiet);
             }
-            for &b in &buf[..n] {
-                self.outb(RBR_THR, b);
+            // One syscall fills the FIFO (IOPORT_OUT_REP).
+            if let Err(e) = self.w.ports.write8_rep(self.w.base + RBR_THR, &buf[..n]) {
+                debug_println!("{}: FIFO refill: {}", pd_name(), e);
             }
             if n > 0 {
                 if let Some(s) = self.stats {

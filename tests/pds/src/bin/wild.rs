@@ -14,8 +14,9 @@
 //! invalid address). At the end the child is restarted and must notify.
 //!
 //! Avoided on purpose: `RECV` with an action that succeeds (it would block),
-//! `IOPORT_OUT` on grant 0 (port 0xf4 ends the system), `DEBUG_PUTS` with a
-//! valid non-zero length (it would print garbage), `NOTIFY` on channel 2.
+//! `IOPORT_OUT`/`IOPORT_OUT_REP` on grant 0 (port 0xf4 ends the system),
+//! `DEBUG_PUTS` with a valid non-zero length (it would print garbage),
+//! `NOTIFY` on channel 2.
 #![no_std]
 #![no_main]
 
@@ -117,7 +118,7 @@ fn sanitise(n: u64, a: &mut [u64; 4]) {
             sc::ACTION_NOTIFY if a[1] < 62 => a[1] += 62,
             _ => {}
         },
-        sc::IOPORT_OUT if a[0] == 0 => a[0] = HARMLESS_IOPORT,
+        sc::IOPORT_OUT | sc::IOPORT_OUT_REP if a[0] == 0 => a[0] = HARMLESS_IOPORT,
         // Restarting the real child at an arbitrary user address would run
         // garbage later; use its entry point instead.
         sc::PD_RESTART if a[0] == 0 && a[1] < USER_TOP => a[1] = ENTRY_POINT,
@@ -151,7 +152,7 @@ fn allowed(n: u64, a: &[u64; 4], s: Status) -> bool {
                 matches!(s, Ok | InvalidArgument)
             }
         }
-        sc::IOPORT_IN | sc::IOPORT_OUT => {
+        sc::IOPORT_IN | sc::IOPORT_OUT | sc::IOPORT_OUT_REP => {
             if a[0] > 1 {
                 s == InvalidPort
             } else {
@@ -203,7 +204,9 @@ fn init() -> Wild {
         if n == sc::RECV && rng.below(2) == 0 {
             a[0] = rng.below(6);
         }
-        if (n == sc::IOPORT_IN || n == sc::IOPORT_OUT) && rng.below(2) == 0 {
+        if (n == sc::IOPORT_IN || n == sc::IOPORT_OUT || n == sc::IOPORT_OUT_REP)
+            && rng.below(2) == 0
+        {
             a[0] = rng.below(3);
             a[2] = [1, 2, 4, 3, 0][rng.below(5) as usize];
         }
