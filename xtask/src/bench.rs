@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::Duration;
 
 /// Boots of the Mantle benchmark system; the median of each figure is kept.
-const MANTLE_BOOTS: usize = 3;
+const MANTLE_BOOTS: usize = 5;
 
 pub fn ipc() -> Result {
     setup::ensure_all()?;
