@@ -40,6 +40,7 @@ SECTIONS
     .text : ALIGN(4096)
     {{
         KEEP(*(.text._start))
+        *(.text.mantle_hot)
         *(.text .text.*)
     }} :text
 

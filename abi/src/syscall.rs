@@ -122,6 +122,7 @@ impl Status {
     }
 
     /// Decode `rax`; `None` if it is not a status (for example an event kind).
+    #[inline]
     pub fn from_raw(raw: u64) -> Option<Status> {
         let code = raw.wrapping_neg();
         Status::ALL.iter().copied().find(|s| *s as u64 == code)

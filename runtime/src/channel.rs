@@ -29,6 +29,7 @@ impl Channel {
     }
 
     /// Signal the other end (`NOTIFY`).
+    #[link_section = ".text.mantle_hot"]
     pub fn notify(self) -> Result<(), Error> {
         Error::check(raw::syscall(syscall::NOTIFY, self.0 as u64, 0, 0, 0).rax)
     }
@@ -42,6 +43,7 @@ impl Channel {
     /// higher priority and this end `pp="true"`. Set the first
     /// `msg.count()` message registers with [`crate::mr_set`] first; the
     /// reply's registers are in the IPC buffer afterwards ([`crate::mr_get`]).
+    #[link_section = ".text.mantle_hot"]
     pub fn ppcall(self, msg: MessageInfo) -> Result<MessageInfo, Error> {
         let r = raw::syscall(syscall::PPCALL, self.0 as u64, msg.raw(), 0, 0);
         Error::check(r.rax)?;

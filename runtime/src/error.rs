@@ -24,6 +24,10 @@ pub enum Error {
     CalleeFailed,
     /// The address is not a user address.
     InvalidAddress,
+    /// [`crate::wait_notified`] was called inside
+    /// [`crate::Handler::protected`]: waiting there would abandon the call
+    /// being served. (Raised by the runtime, not the kernel.)
+    ServingCall,
     /// The kernel returned a value that is no status (a kernel bug), or a
     /// reply message info that does not decode.
     Unknown(u64),
@@ -65,7 +69,7 @@ impl Error {
             Error::NoReplyPending => Status::NoReplyPending,
             Error::CalleeFailed => Status::CalleeFailed,
             Error::InvalidAddress => Status::InvalidAddress,
-            Error::Unknown(_) => return None,
+            Error::ServingCall | Error::Unknown(_) => return None,
         })
     }
 }
@@ -76,6 +80,7 @@ impl fmt::Display for Error {
             Some(s) => f.write_str(s.as_str()),
             None => match self {
                 Error::Unknown(v) => write!(f, "unknown status {v:#x}"),
+                Error::ServingCall => f.write_str("cannot wait while serving a protected call"),
                 _ => f.write_str("?"),
             },
         }
@@ -95,5 +100,6 @@ mod tests {
             assert_eq!(Error::from_status(s), e);
         }
         assert_eq!(Error::check(1), Err(Error::Unknown(1)));
+        assert_eq!(Error::ServingCall.status(), None);
     }
 }

@@ -43,8 +43,9 @@
 //!   was (Microkit semantics); the runtime resets its own state there.
 //! - **Host-testable.** Pure parts (mask iteration order, fault decoding,
 //!   errors, names) are tested with `cargo test -p mantle-runtime` on the
-//!   host; `_start` and the panic handler exist only on the bare-metal
-//!   target.
+//!   host, and so are the event loop and [`wait_notified`], run against a
+//!   scripted kernel; `_start` and the panic handler exist only on the
+//!   bare-metal target.
 //!
 //! ## The program image
 //! The build script provides the linker script `mantle-pd.ld`: `_start` at
@@ -57,6 +58,14 @@
 //! After `init`, [`run`] loops on `RECV`; see [`Handler`] for the callbacks
 //! and their order. Deferred actions ([`Channel::deferred_notify`],
 //! [`Channel::deferred_irq_ack`]) ride on the next `RECV`.
+//!
+//! ## Blocking for one channel
+//! [`wait_notified`] (or [`Channel::wait`]) blocks inside a handler until
+//! one channel is notified. Other notifications and child faults that
+//! arrive meanwhile are stashed and delivered by the event loop when the
+//! handler returns; protected calls arriving meanwhile are answered at once
+//! with [`BUSY_LABEL`]. It is meant for PDs that serve no protected calls;
+//! see its documentation for the rules.
 #![cfg_attr(not(test), no_std)]
 #![warn(missing_docs)]
 
@@ -72,18 +81,22 @@ pub mod raw;
 #[cfg(all(target_os = "none", not(test)))]
 mod rt;
 pub mod shared;
+mod stash;
+mod sys;
 pub mod vars;
+mod wait;
 
 pub use arch::rdtsc;
 pub use channel::{Channel, ChannelSet, MessageInfo};
 pub use child::{pd_restart, pd_resume, pd_stop, Child, FaultInfo, FaultKind, ENTRY_POINT};
 pub use error::Error;
-pub use handler::{run, Handler, UNHANDLED_LABEL};
+pub use handler::{run, Handler, BUSY_LABEL, UNHANDLED_LABEL};
 pub use ioport::{power_off, IoPort, DEBUG_EXIT_PORT};
 pub use ipc::{mr_get, mr_set, MAX_MESSAGE_REGISTERS};
 pub use mantle_abi as abi;
 pub use shared::SharedWords;
 pub use vars::{pd_name, PdName, SetVar};
+pub use wait::wait_notified;
 
 /// Build a [`MessageInfo`] (libmicrokit's `microkit_msginfo_new`): `label`
 /// is truncated to 52 bits, `count` clamped to 64.

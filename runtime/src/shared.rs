@@ -37,6 +37,7 @@ impl SharedWords {
     }
 
     /// Word `index`. Panics if `index >= len()`.
+    #[inline]
     pub fn read(&self, index: usize) -> u64 {
         assert!(index < self.words, "shared word {index} out of range");
         // SAFETY: `new`'s contract maps the region; the index is in bounds
@@ -45,6 +46,7 @@ impl SharedWords {
     }
 
     /// Set word `index`. Panics if `index >= len()`.
+    #[inline]
     pub fn write(&self, index: usize, value: u64) {
         assert!(index < self.words, "shared word {index} out of range");
         // SAFETY: as in `read`; `new`'s contract maps the region writable

@@ -328,6 +328,26 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         input: &[],
         extra: Some(serial_lines_whole_and_fair),
     },
+    SystemTest {
+        name: "wait_notified",
+        system: "tests/systems/wait_notified.system",
+        expect: &[
+            "wait_notified: waiter waiting on channel 0",
+            "wait_notified: driver sees the waiter waiting",
+            "wait_notified: call during the wait got the busy reply",
+            "wait_notified: waiter woke on channel 0; message registers intact",
+            "wait_notified: stashed fault of child 0 delivered after the wait",
+            "wait_notified: stashed notification on channel 1 delivered (1)",
+            "wait_notified: wait inside protected refused",
+            "wait_notified: channel 1 delivered exactly once, after the fault",
+            "wait_notified: ok",
+        ],
+        forbid: FAILURES,
+        status: 0,
+        last_line: None,
+        input: &[],
+        extra: None,
+    },
 ];
 
 /// How long one system may run before it counts as hung.

@@ -16,27 +16,30 @@
 //!   queue waits in a private buffer ([`TX_BUFFER`] bytes) and goes out when
 //!   virt_tx signals space (call [`SerialTx::space`] from `notified`).
 //!   Output beyond that is dropped and counted, never blocks.
-//! - [`SerialRx`]: input. [`SerialRx::read`] is non-blocking;
-//!   [`LineReader`] assembles lines from it.
+//! - [`SerialRx`]: input. [`SerialRx::read`] is non-blocking (call it
+//!   from `notified`; [`LineReader`] assembles lines from it);
+//!   [`SerialRx::read_byte_blocking`] and [`SerialRx::read_line_blocking`]
+//!   block until input is there.
 //!
 //! ## Blocking reads and the event-driven model
-//! A Mantle PD is a single-threaded event handler: it cannot wait inside a
-//! handler, because the runtime's `RECV` would hand it the next event of any
-//! kind. So a "blocking read" is written in continuation style: return from
-//! the handler, and when the rx channel is notified, call
-//! [`SerialRx::read`] (feeding a [`LineReader`]) and carry on; read until
-//! it returns 0. No wake-up is lost: virt_rx notifies after every batch it
-//! delivers (serial queues always signal the consumer). A true
-//! blocking `read` would need a runtime primitive that waits for one
-//! channel while stashing other notifications (requested in
-//! `docs/integration-notes.md`).
+//! A Mantle PD is a single-threaded event handler. A blocking read waits
+//! with the runtime's [`mantle_runtime::wait_notified`] on the rx channel:
+//! it `RECV`s until virt_rx notifies that channel, while the runtime keeps
+//! every other notification (say, virt_tx's "space" signal) and child fault
+//! for the event loop to deliver once the current handler returns, and
+//! answers protected calls that arrive meanwhile with
+//! [`mantle_runtime::BUSY_LABEL`]. So blocking reads suit PDs that serve no
+//! protected calls; inside `protected` they fail. Continuation style
+//! (non-blocking reads from `notified`) remains the way for servers. No
+//! wake-up is lost either way: see [`SerialRx`].
 //!
 //! ## Design principles
 //! - **The peer is not trusted**: all shared-memory access goes through the
 //!   `sddf` queue handles, which validate the peer's indices; the capacity
 //!   comes from [`layout`], never from shared memory.
-//! - **Never block, never lose silently**: full queues are buffered, then
-//!   dropped and counted ([`SerialTx::dropped`]).
+//! - **Output never blocks, never loses silently**: full queues are
+//!   buffered, then dropped and counted ([`SerialTx::dropped`]). Input
+//!   blocks only when asked to ([`SerialRx::read_line_blocking`]).
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
@@ -47,7 +50,7 @@ mod rx;
 mod tx;
 
 pub use lines::LineReader;
-pub use rx::SerialRx;
+pub use rx::{ReadError, SerialRx};
 pub use tx::{SerialTx, TX_BUFFER};
 
 /// Print to a [`SerialTx`], like `print!`.

@@ -2,7 +2,17 @@
 //!
 //! At start it prints [`GREETING_LINES`] numbered lines (both clients do, so
 //! their lines meet in virt_tx), then echoes every line typed while it holds
-//! the input: `<name>: got '<line>'`. The line `exit` ends the system: the
+//! the input: `<name>: got '<line>'`.
+//!
+//! The two clients read in the two styles `mantle-serial-client` offers.
+//! `client1` reads without blocking: each rx notification runs
+//! [`SerialRx::read`] until the queue is empty and feeds a [`LineReader`].
+//! `client2` (the client without the UART's stats page) reads with the
+//! blocking API: when input arrives, [`SerialRx::read_line_blocking`]
+//! collects whole lines, waiting inside `notified` for the rest of a line
+//! typed slowly; virt_tx's space notifications that arrive meanwhile are
+//! kept by the runtime and handled when `notified` returns. Neither client
+//! serves protected calls, which is what blocking reads need. The line `exit` ends the system: the
 //! client that holds the exit port (the one given the UART's stats page,
 //! `client1`) prints `serial: done`, waits until the output has drained to
 //! the UART, and powers off; the other client forwards the request to it.
@@ -39,11 +49,37 @@ struct Client {
     line: LineReader<128>,
     /// Present in the client that powers off.
     stats: Option<&'static UartStats>,
+    /// Read with the blocking API (the client without `stats`).
+    blocking: bool,
     exiting: bool,
 }
 
 impl Client {
     fn input(&mut self) {
+        if self.blocking {
+            self.input_blocking();
+        } else {
+            self.input_nonblocking();
+        }
+    }
+
+    /// Called when virt_rx signals input: read whole lines, blocking until
+    /// each started line is complete.
+    fn input_blocking(&mut self) {
+        while self.rx.available() > 0 {
+            let mut line = [0u8; 128];
+            match self.rx.read_line_blocking(&mut line) {
+                Ok(n) => self.on_line(&line[..n]),
+                Err(e) => {
+                    debug_println!("{}: blocking read: {}", pd_name(), e);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Called when virt_rx signals input: take what is there, line by line.
+    fn input_nonblocking(&mut self) {
         let mut buf = [0u8; 64];
         loop {
             let n = self.rx.read(&mut buf);
@@ -156,6 +192,7 @@ fn init() -> Client {
         rx: SerialRx::new(rxq, rx_ch),
         line: LineReader::new(),
         stats,
+        blocking: stats.is_none(),
         exiting: false,
     };
     for i in 1..=GREETING_LINES {
