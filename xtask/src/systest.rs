@@ -38,6 +38,39 @@ pub struct SystemTest {
 /// own check (`<test>: FAIL...`).
 const FAILURES: &[&str] = &["mantle: kernel panic", "mantle: boot error", "FAIL"];
 
+/// The serial example's transcript, plain or composed.
+const SERIAL_EXPECT: &[&str] = &[
+    "prints as '[1]'",
+    "virt_rx: 2 clients; input goes to client 1",
+    "[1] client1: got 'hello'",
+    "virt_rx: input now goes to client 2",
+    "[2] client2: got 'world'",
+    "virt_rx: input now goes to client 1",
+    "[1] client1: got 'exit'",
+    "[1] serial: done",
+];
+
+/// The serial example's console script (see examples/serial/README.md).
+const SERIAL_INPUT: &[(&str, &[u8])] = &[
+    ("mantle: all 5 PDs initialised", b"hello\r"),
+    ("[1] client1: got 'hello'", b"\x1c2\r"),
+    ("virt_rx: input now goes to client 2", b"world\r"),
+    ("[2] client2: got 'world'", b"\x1c1"),
+    ("virt_rx: input now goes to client 1", b"exit\r"),
+];
+
+/// The timer example's transcript, plain or composed.
+const TIMER_EXPECT: &[&str] = &[
+    "timer: HPET",
+    "client_a: started; arming 5 timeouts",
+    "client_b: cannot cancel ids it does not hold",
+    "client_b: limit of 16 timeouts enforced; short period refused",
+    "client_b: 7 expiries in order, none early",
+    "client_a: client B reports success",
+    "client_a: 8 expiries in order, none early",
+    "timer: done",
+];
+
 pub const SYSTEM_TESTS: &[SystemTest] = &[
     SystemTest {
         name: "hello",
@@ -233,66 +266,27 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
     SystemTest {
         name: "serial",
         system: "examples/serial/serial.system",
-        expect: &[
-            "prints as '[1]'",
-            "virt_rx: 2 clients; input goes to client 1",
-            "[1] client1: got 'hello'",
-            "virt_rx: input now goes to client 2",
-            "[2] client2: got 'world'",
-            "virt_rx: input now goes to client 1",
-            "[1] client1: got 'exit'",
-            "[1] serial: done",
-        ],
+        expect: SERIAL_EXPECT,
         forbid: FAILURES,
         status: 0,
         last_line: None,
-        input: &[
-            ("mantle: all 5 PDs initialised", b"hello\r"),
-            ("[1] client1: got 'hello'", b"\x1c2\r"),
-            ("virt_rx: input now goes to client 2", b"world\r"),
-            ("[2] client2: got 'world'", b"\x1c1"),
-            ("virt_rx: input now goes to client 1", b"exit\r"),
-        ],
+        input: SERIAL_INPUT,
         extra: None,
     },
     SystemTest {
         name: "serial_composed",
         system: "examples/serial/serial.composed.system",
-        expect: &[
-            "prints as '[1]'",
-            "virt_rx: 2 clients; input goes to client 1",
-            "[1] client1: got 'hello'",
-            "virt_rx: input now goes to client 2",
-            "[2] client2: got 'world'",
-            "virt_rx: input now goes to client 1",
-            "[1] client1: got 'exit'",
-            "[1] serial: done",
-        ],
+        expect: SERIAL_EXPECT,
         forbid: FAILURES,
         status: 0,
         last_line: None,
-        input: &[
-            ("mantle: all 5 PDs initialised", b"hello\r"),
-            ("[1] client1: got 'hello'", b"\x1c2\r"),
-            ("virt_rx: input now goes to client 2", b"world\r"),
-            ("[2] client2: got 'world'", b"\x1c1"),
-            ("virt_rx: input now goes to client 1", b"exit\r"),
-        ],
+        input: SERIAL_INPUT,
         extra: None,
     },
     SystemTest {
         name: "timer",
         system: "examples/timer/timer.system",
-        expect: &[
-            "timer: HPET",
-            "client_a: started; arming 5 timeouts",
-            "client_b: cannot cancel ids it does not hold",
-            "client_b: limit of 16 timeouts enforced; short period refused",
-            "client_b: 7 expiries in order, none early",
-            "client_a: client B reports success",
-            "client_a: 8 expiries in order, none early",
-            "timer: done",
-        ],
+        expect: TIMER_EXPECT,
         forbid: FAILURES,
         status: 0,
         last_line: None,
@@ -302,16 +296,7 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
     SystemTest {
         name: "timer_composed",
         system: "examples/timer/timer.composed.system",
-        expect: &[
-            "timer: HPET",
-            "client_a: started; arming 5 timeouts",
-            "client_b: cannot cancel ids it does not hold",
-            "client_b: limit of 16 timeouts enforced; short period refused",
-            "client_b: 7 expiries in order, none early",
-            "client_a: client B reports success",
-            "client_a: 8 expiries in order, none early",
-            "timer: done",
-        ],
+        expect: TIMER_EXPECT,
         forbid: FAILURES,
         status: 0,
         last_line: None,
