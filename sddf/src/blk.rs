@@ -219,18 +219,7 @@ impl RingHeader for BlkHeader {
             reserved: AtomicU32::new(0),
         }
     }
-    fn load_tail(&self, order: Ordering) -> u32 {
-        self.tail.load(order)
-    }
-    fn store_tail(&self, value: u32, order: Ordering) {
-        self.tail.store(value, order);
-    }
-    fn load_head(&self, order: Ordering) -> u32 {
-        self.head.load(order)
-    }
-    fn store_head(&self, value: u32, order: Ordering) {
-        self.head.store(value, order);
-    }
+    crate::ring::u32_counters!();
 }
 
 impl ConsumerSignalled for BlkHeader {

@@ -80,6 +80,27 @@ pub trait RingHeader: Sync {
     fn store_head(&self, value: u32, order: Ordering);
 }
 
+/// The four counter accessors of a [`RingHeader`] whose `tail` and `head`
+/// fields are full-width `AtomicU32`s (block and serial headers); used inside
+/// the `impl RingHeader` block.
+macro_rules! u32_counters {
+    () => {
+        fn load_tail(&self, order: Ordering) -> u32 {
+            self.tail.load(order)
+        }
+        fn store_tail(&self, value: u32, order: Ordering) {
+            self.tail.store(value, order);
+        }
+        fn load_head(&self, order: Ordering) -> u32 {
+            self.head.load(order)
+        }
+        fn store_head(&self, value: u32, order: Ordering) {
+            self.head.store(value, order);
+        }
+    };
+}
+pub(crate) use u32_counters;
+
 /// A header whose flag lets the **consumer** ask the producer for a signal
 /// (network and block queues: `consumer_signalled`, 0 = "please signal").
 pub trait ConsumerSignalled: RingHeader {
@@ -227,6 +248,28 @@ fn check_raw<H, S>(header: *mut H, slots: *mut S) -> Result<(), SetupError> {
     Ok(())
 }
 
+/// Checks the raw pointers and capacity handed to a `from_raw` constructor
+/// and borrows the header and the `capacity` slots behind them.
+///
+/// # Safety
+///
+/// As for [`Producer::from_raw`]: `header` must point to an `H` and `slots` to
+/// `capacity` consecutive slots, both valid and mapped for `'a` and accessed
+/// within this PD only through atomics.
+unsafe fn borrow_raw<'a, H: RingHeader, S>(
+    header: *mut H,
+    slots: *mut S,
+    capacity: usize,
+) -> Result<(&'a H, &'a [S]), SetupError> {
+    check_raw(header, slots)?;
+    check_capacity::<H>(capacity)?;
+    // SAFETY: the caller guarantees both regions are valid and mapped for
+    // 'a; the pointers are non-null and aligned (checked above). Every
+    // field of the header and slots is an atomic, so shared references
+    // are sound even though the peer writes the memory concurrently.
+    Ok(unsafe { (&*header, core::slice::from_raw_parts(slots, capacity)) })
+}
+
 /// The producer's private handle on a queue.
 ///
 /// Holds the capacity, the authoritative `tail`, the last validated `head` and
@@ -324,13 +367,8 @@ impl<'a, L: Layout> Producer<'a, L> {
         slots: *mut SlotOf<L>,
         capacity: usize,
     ) -> Result<Self, SetupError> {
-        check_raw(header, slots)?;
-        check_capacity::<L::Header>(capacity)?;
-        // SAFETY: the caller guarantees both regions are valid and mapped for
-        // 'a; the pointers are non-null and aligned (checked above). Every
-        // field of the header and slots is an atomic, so shared references
-        // are sound even though the peer writes the memory concurrently.
-        let (header, slots) = unsafe { (&*header, core::slice::from_raw_parts(slots, capacity)) };
+        // SAFETY: forwarded from this function's contract.
+        let (header, slots) = unsafe { borrow_raw::<L::Header, _>(header, slots, capacity)? };
         Self::new(header, slots)
     }
 
@@ -467,13 +505,8 @@ impl<'a, L: Layout> Consumer<'a, L> {
         slots: *mut SlotOf<L>,
         capacity: usize,
     ) -> Result<Self, SetupError> {
-        check_raw(header, slots)?;
-        check_capacity::<L::Header>(capacity)?;
-        // SAFETY: the caller guarantees both regions are valid and mapped for
-        // 'a; the pointers are non-null and aligned (checked above). Every
-        // field of the header and slots is an atomic, so shared references
-        // are sound even though the peer writes the memory concurrently.
-        let (header, slots) = unsafe { (&*header, core::slice::from_raw_parts(slots, capacity)) };
+        // SAFETY: forwarded from this function's contract.
+        let (header, slots) = unsafe { borrow_raw::<L::Header, _>(header, slots, capacity)? };
         Self::new(header, slots)
     }
 

@@ -3,10 +3,8 @@
 
 use crate::build::Program;
 use crate::layout::Placement;
-use crate::sdf::model::{IrqKind, System};
-use mantle_abi::bootdesc::{
-    End, IoPort, Irq, IrqSource, Map, MapKind, Pd, Run, SystemSpec, PERM_R, PERM_W,
-};
+use crate::sdf::model::System;
+use mantle_abi::bootdesc::{End, IoPort, Irq, Map, MapKind, Pd, Run, SystemSpec, PERM_R, PERM_W};
 use mantle_abi::layout::{stack_bottom, IPC_BUFFER_VADDR, PAGE_SIZE};
 
 /// Build the spec from the parsed system, its programs and their placement.
@@ -93,30 +91,7 @@ pub fn make_spec(sys: &System, programs: &[Program], placed: &Placement) -> Syst
                 pd: i as u8,
                 id: irq.id,
                 vector: irq.vector,
-                source: match irq.kind {
-                    IrqKind::IoApic {
-                        ioapic,
-                        pin,
-                        level,
-                        active_low,
-                    } => IrqSource::IoApic {
-                        ioapic,
-                        pin,
-                        level,
-                        active_low,
-                    },
-                    IrqKind::Msi {
-                        bus,
-                        dev,
-                        func,
-                        handle,
-                    } => IrqSource::Msi {
-                        bus,
-                        dev,
-                        func,
-                        handle,
-                    },
-                },
+                source: irq.kind,
             });
         }
         p.irqs = Run {

@@ -4,33 +4,8 @@
 
 #![allow(clippy::useless_format)] // uniform `format!` rows in the table
 
-/// A minimal valid PD, on one line.
-const PD_A: &str = r#"<protection_domain name="a" priority="10"><program_image path="a.elf"/></protection_domain>"#;
-const PD_B: &str = r#"<protection_domain name="b" priority="20"><program_image path="b.elf"/></protection_domain>"#;
-
-struct Case {
-    name: &'static str,
-    sdf: String,
-    want: &'static str,
-    line: u32,
-    col: u32,
-}
-
-fn case(
-    name: &'static str,
-    sdf: impl Into<String>,
-    want: &'static str,
-    line: u32,
-    col: u32,
-) -> Case {
-    Case {
-        name,
-        sdf: sdf.into(),
-        want,
-        line,
-        col,
-    }
-}
+mod common;
+use common::{case, check_rejected, Case, PD_A, PD_B};
 
 /// `<system>` on line 1, then `body` (line 2 on), then `</system>`.
 fn sys(body: &str) -> String {
@@ -261,53 +236,24 @@ fn cases() -> Vec<Case> {
 fn invalid_sdfs_are_rejected_with_the_right_message_and_position() {
     let cases = cases();
     assert!(cases.len() >= 60, "only {} cases", cases.len());
-    let mut failures = Vec::new();
-    for c in &cases {
-        match mantle::check_bytes("t.system", c.sdf.as_bytes()) {
-            Ok(w) => failures.push(format!("{}: accepted (warnings: {w:?})", c.name)),
-            Err(e) => {
-                if std::env::var_os("MANTLE_SHOW_MESSAGES").is_some() {
-                    println!("[{}]\n{e}", c.name);
-                }
-                let hit = e.errors().find(|d| d.message.contains(c.want));
-                match hit {
-                    None => failures.push(format!(
-                        "{}: no error contains {:?}; got:\n  {}",
-                        c.name,
-                        c.want,
-                        e.to_string().replace('\n', "\n  ")
-                    )),
-                    Some(d) => {
-                        let line_ok = c.line == 0 || d.pos.line == c.line;
-                        let col_ok = c.col == 0 || d.pos.col == c.col;
-                        if !line_ok || !col_ok {
-                            failures.push(format!(
-                                "{}: expected {}:{}, got {}:{} for {}",
-                                c.name, c.line, c.col, d.pos.line, d.pos.col, d
-                            ));
-                        }
-                        let shown = d.to_string();
-                        if d.pos.line > 0 {
-                            assert!(
-                                shown.starts_with(&format!(
-                                    "t.system:{}:{}: error: ",
-                                    d.pos.line, d.pos.col
-                                )),
-                                "{shown}"
-                            );
-                        }
-                    }
-                }
-            }
+    check_rejected(&cases, |c, d| {
+        let line_ok = c.line == 0 || d.pos.line == c.line;
+        let col_ok = c.col == 0 || d.pos.col == c.col;
+        let failure = (!line_ok || !col_ok).then(|| {
+            format!(
+                "{}: expected {}:{}, got {}:{} for {}",
+                c.name, c.line, c.col, d.pos.line, d.pos.col, d
+            )
+        });
+        let shown = d.to_string();
+        if d.pos.line > 0 {
+            assert!(
+                shown.starts_with(&format!("t.system:{}:{}: error: ", d.pos.line, d.pos.col)),
+                "{shown}"
+            );
         }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+        failure
+    });
 }
 
 #[test]

@@ -6,36 +6,12 @@
 
 #![allow(clippy::useless_format)]
 
-const PD_A: &str = r#"<protection_domain name="a" priority="10"><program_image path="a.elf"/></protection_domain>"#;
-const PD_B: &str = r#"<protection_domain name="b" priority="20"><program_image path="b.elf"/></protection_domain>"#;
+mod common;
+use common::{case, check_rejected, Case, PD_A, PD_B};
 
 /// PDs `a` (line 2) and `b` (line 3), then `body` from line 4.
 fn comp(body: &str) -> String {
     format!("<system>\n{PD_A}\n{PD_B}\n{body}\n</system>\n")
-}
-
-struct Case {
-    name: &'static str,
-    sdf: String,
-    want: &'static str,
-    line: u32,
-    col: u32,
-}
-
-fn case(
-    name: &'static str,
-    sdf: impl Into<String>,
-    want: &'static str,
-    line: u32,
-    col: u32,
-) -> Case {
-    Case {
-        name,
-        sdf: sdf.into(),
-        want,
-        line,
-        col,
-    }
 }
 
 fn cases() -> Vec<Case> {
@@ -130,39 +106,14 @@ fn cases() -> Vec<Case> {
 fn invalid_composed_sdfs_are_rejected_with_the_right_message_and_position() {
     let cases = cases();
     assert!(cases.len() >= 40, "only {} cases", cases.len());
-    let mut failures = Vec::new();
-    for c in &cases {
-        match mantle::check_bytes("t.system", c.sdf.as_bytes()) {
-            Ok(w) => failures.push(format!("{}: accepted (warnings: {w:?})", c.name)),
-            Err(e) => {
-                if std::env::var_os("MANTLE_SHOW_MESSAGES").is_some() {
-                    println!("[{}]\n{e}", c.name);
-                }
-                match e.errors().find(|d| d.message.contains(c.want)) {
-                    None => failures.push(format!(
-                        "{}: no error contains {:?}; got:\n  {}",
-                        c.name,
-                        c.want,
-                        e.to_string().replace('\n', "\n  ")
-                    )),
-                    Some(d) if (d.pos.line, d.pos.col) != (c.line, c.col) => {
-                        failures.push(format!(
-                            "{}: expected {}:{}, got {}:{} for {d}",
-                            c.name, c.line, c.col, d.pos.line, d.pos.col
-                        ))
-                    }
-                    Some(_) => {}
-                }
-            }
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    check_rejected(&cases, |c, d| {
+        ((d.pos.line, d.pos.col) != (c.line, c.col)).then(|| {
+            format!(
+                "{}: expected {}:{}, got {}:{} for {d}",
+                c.name, c.line, c.col, d.pos.line, d.pos.col
+            )
+        })
+    });
 }
 
 /// Warnings: (SDF, message substring, line, col).

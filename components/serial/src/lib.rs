@@ -28,6 +28,7 @@
 
 pub mod rx_switch;
 pub mod tx_mux;
+pub mod wiring;
 
 /// Most clients a virtualiser serves (input switching names them by one
 /// digit, 1–8).

@@ -7,7 +7,9 @@
 //! `tests/systems/*.system` file.
 #![no_std]
 
-use mantle_runtime::{debug_println, mr_get, mr_set, power_off, MessageInfo, SharedWords};
+use mantle_runtime::{
+    debug_println, mr_get, mr_set, power_off, rdtsc, Channel, MessageInfo, SharedWords,
+};
 
 /// The I/O port grant id that covers port 0xf4 in every test system.
 pub const EXIT_IOPORT: usize = 0;
@@ -42,6 +44,19 @@ pub fn echo_reply(msg: MessageInfo) -> MessageInfo {
         mr_set(i, echo_transform(mr_get(i)));
     }
     msg
+}
+
+/// How long a server's long call spins: about 12 ms at 2.5 GHz.
+pub const LONG_TICKS: u64 = 30_000_000;
+
+/// A server's long call: notify `ch` first, then spin for [`LONG_TICKS`]
+/// of TSC time.
+pub fn long_call(ch: Channel) {
+    let _ = ch.notify();
+    let start = rdtsc();
+    while rdtsc() - start < LONG_TICKS {
+        core::hint::spin_loop();
+    }
 }
 
 /// Print the marker (`<test>: ok` or `<test>: FAIL`) and power off with

@@ -127,32 +127,9 @@ pub struct Map {
     pub attrs: AttrPos,
 }
 
-/// Where an interrupt comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IrqKind {
-    /// An IOAPIC pin.
-    IoApic {
-        /// IOAPIC index.
-        ioapic: u8,
-        /// Pin.
-        pin: u8,
-        /// Level triggered.
-        level: bool,
-        /// Active low.
-        active_low: bool,
-    },
-    /// A PCI MSI/MSI-X vector.
-    Msi {
-        /// Bus.
-        bus: u8,
-        /// Device.
-        dev: u8,
-        /// Function.
-        func: u8,
-        /// MSI(-X) index.
-        handle: u32,
-    },
-}
+/// Where an interrupt comes from (an IOAPIC pin or a PCI MSI/MSI-X vector):
+/// the boot description's own type, which the image carries as it is.
+pub use mantle_abi::bootdesc::IrqSource as IrqKind;
 
 /// `<irq>`.
 #[derive(Clone, Debug, PartialEq, Eq)]

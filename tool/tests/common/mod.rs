@@ -149,18 +149,19 @@ pub fn pd_elf() -> Vec<u8> {
 /// A fake kernel: one PT_LOAD at physical 0x100000 (virtual higher half)
 /// and a PVH note.
 pub fn kernel_elf() -> Vec<u8> {
+    pvh_kernel(vec![0xf4; 0x100], 0x3000)
+}
+
+/// A kernel whose one PT_LOAD at physical 0x100000 (virtual higher half,
+/// `memsz` bytes) holds `code`, with a PVH note entering at its start.
+fn pvh_kernel(code: Vec<u8>, memsz: u64) -> Vec<u8> {
     let mut note = Vec::new();
     note.extend_from_slice(&4u32.to_le_bytes());
     note.extend_from_slice(&8u32.to_le_bytes());
     note.extend_from_slice(&18u32.to_le_bytes());
     note.extend_from_slice(b"Xen\0");
     note.extend_from_slice(&0x100000u64.to_le_bytes());
-    let mut load = seg(
-        0xffff_ffff_8010_0000,
-        PF_R | PF_X,
-        vec![0xf4; 0x100],
-        0x3000,
-    );
+    let mut load = seg(0xffff_ffff_8010_0000, PF_R | PF_X, code, memsz);
     load.paddr = 0x100000;
     let mut n = seg(0xffff_ffff_8010_0100, PF_R, note, 20);
     n.paddr = 0x100100;
@@ -221,19 +222,7 @@ pub fn spinning_kernel_elf() -> Vec<u8> {
 }
 
 pub fn kernel_with_code(code: Vec<u8>) -> Vec<u8> {
-    let mut note = Vec::new();
-    note.extend_from_slice(&4u32.to_le_bytes());
-    note.extend_from_slice(&8u32.to_le_bytes());
-    note.extend_from_slice(&18u32.to_le_bytes());
-    note.extend_from_slice(b"Xen\0");
-    note.extend_from_slice(&0x100000u64.to_le_bytes());
-    let mut load = seg(0xffff_ffff_8010_0000, PF_R | PF_X, code, 0x1000);
-    load.paddr = 0x100000;
-    let mut n = seg(0xffff_ffff_8010_0100, PF_R, note, 20);
-    n.paddr = 0x100100;
-    n.p_type = 4;
-    n.align = 4;
-    elf(0x100000, &[load, n], &[])
+    pvh_kernel(code, 0x1000)
 }
 
 /// A kernel that prints "ready" on the debug console (port 0xe9), then
@@ -260,4 +249,71 @@ pub fn echo_kernel_elf() -> Vec<u8> {
         0xf4, //                  26: hlt
     ]);
     kernel_with_code(code)
+}
+
+/// A minimal valid PD `a` (priority 10), on one line.
+pub const PD_A: &str = r#"<protection_domain name="a" priority="10"><program_image path="a.elf"/></protection_domain>"#;
+/// A minimal valid PD `b` (priority 20), on one line.
+pub const PD_B: &str = r#"<protection_domain name="b" priority="20"><program_image path="b.elf"/></protection_domain>"#;
+
+/// A row of an invalid-SDF table: the SDF, the message substring it must
+/// produce, and where.
+pub struct Case {
+    pub name: &'static str,
+    pub sdf: String,
+    pub want: &'static str,
+    pub line: u32,
+    pub col: u32,
+}
+
+pub fn case(
+    name: &'static str,
+    sdf: impl Into<String>,
+    want: &'static str,
+    line: u32,
+    col: u32,
+) -> Case {
+    Case {
+        name,
+        sdf: sdf.into(),
+        want,
+        line,
+        col,
+    }
+}
+
+/// Runs an invalid-SDF table: every case must be rejected with an error
+/// whose message contains its `want`; `check_place` then checks that error
+/// (returning a failure message, if any). All failures are reported at once.
+pub fn check_rejected(
+    cases: &[Case],
+    mut check_place: impl FnMut(&Case, &mantle::Diagnostic) -> Option<String>,
+) {
+    let mut failures = Vec::new();
+    for c in cases {
+        match mantle::check_bytes("t.system", c.sdf.as_bytes()) {
+            Ok(w) => failures.push(format!("{}: accepted (warnings: {w:?})", c.name)),
+            Err(e) => {
+                if std::env::var_os("MANTLE_SHOW_MESSAGES").is_some() {
+                    println!("[{}]\n{e}", c.name);
+                }
+                match e.errors().find(|d| d.message.contains(c.want)) {
+                    None => failures.push(format!(
+                        "{}: no error contains {:?}; got:\n  {}",
+                        c.name,
+                        c.want,
+                        e.to_string().replace('\n', "\n  ")
+                    )),
+                    Some(d) => failures.extend(check_place(c, d)),
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }

@@ -13,10 +13,11 @@
 
 use mantle_config::serial::SerialVirtRxConfig;
 use mantle_runtime::{debug_println, pd_name, protection_domain, setvar, Channel, Handler};
-use mantle_serial_client::layout::{self, QueueAddr};
+use mantle_serial_client::layout;
 use sddf::serial::{SerialConsumer, SerialProducer};
 use serial_virt::rx_switch::{Input, RxSwitch, SWITCH_KEY};
-use serial_virt::{DRIVER_CH, MAX_CLIENTS, SETVAR_CLIENTS};
+use serial_virt::wiring::Wiring;
+use serial_virt::MAX_CLIENTS;
 
 setvar!(client1_rx);
 setvar!(client2_rx);
@@ -25,64 +26,26 @@ setvar!(client4_rx);
 setvar!(driver_rx);
 mantle_config::config_blob!();
 
-/// Channels, queues and the switch key.
-struct Wiring {
-    driver: (Channel, QueueAddr),
-    clients: [(Channel, QueueAddr); MAX_CLIENTS],
-    count: usize,
-    key: Option<u8>,
-}
-
-impl Wiring {
-    fn load() -> Wiring {
-        let none = (Channel::new(usize::MAX), QueueAddr::in_region(0));
-        let mut w = Wiring {
-            driver: none,
-            clients: [none; MAX_CLIENTS],
-            count: 0,
-            key: Some(SWITCH_KEY),
-        };
-        let Some(c) = layout::load_config::<SerialVirtRxConfig, _>(&__mantle_config) else {
-            let vaddrs = [
-                client1_rx.get(),
-                client2_rx.get(),
-                client3_rx.get(),
-                client4_rx.get(),
-            ];
-            w.driver = (
-                Channel::new(DRIVER_CH),
-                QueueAddr::in_region(driver_rx.get()),
-            );
-            w.count = vaddrs
-                .iter()
-                .take_while(|&&v| v != 0)
-                .count()
-                .min(SETVAR_CLIENTS);
-            for (i, &v) in vaddrs.iter().enumerate().take(w.count) {
-                w.clients[i] = (Channel::new(i), QueueAddr::in_region(v));
-            }
-            return w;
-        };
-        let queue = |q| QueueAddr::from_config(q).unwrap_or_else(|| panic!("bad queue regions"));
-        w.driver = (
-            Channel::new(c.driver.channel.0 as usize),
-            queue(&c.driver.queue),
-        );
-        let clients = c.clients.as_slice();
-        assert!(
-            clients.len() <= MAX_CLIENTS,
-            "more than {} clients",
-            MAX_CLIENTS
-        );
-        for (i, cl) in clients.iter().enumerate() {
-            w.clients[i] = (
-                Channel::new(cl.conn.channel.0 as usize),
-                queue(&cl.conn.queue),
-            );
-        }
-        w.count = clients.len();
-        w.key = (c.switch_char != 0).then_some(c.switch_char);
-        w
+/// The wiring and the switch key: from the configuration, or the `setvar`
+/// contract (with the default key).
+fn load_wiring() -> (Wiring, Option<u8>) {
+    match layout::load_config::<SerialVirtRxConfig, _>(&__mantle_config) {
+        Some(c) => (
+            Wiring::from_config(&c.driver, c.clients.as_slice()),
+            (c.switch_char != 0).then_some(c.switch_char),
+        ),
+        None => (
+            Wiring::from_setvars(
+                driver_rx.get(),
+                [
+                    client1_rx.get(),
+                    client2_rx.get(),
+                    client3_rx.get(),
+                    client4_rx.get(),
+                ],
+            ),
+            Some(SWITCH_KEY),
+        ),
     }
 }
 
@@ -151,7 +114,7 @@ impl Handler for VirtRx {
 }
 
 fn init() -> VirtRx {
-    let w = Wiring::load();
+    let (w, key) = load_wiring();
     let count = w.count;
     let clients = core::array::from_fn(|i| {
         (i < count).then(|| {
@@ -169,7 +132,7 @@ fn init() -> VirtRx {
         Ok(q) => q,
         Err(e) => panic!("driver rx queue: {}", e),
     };
-    match w.key {
+    match key {
         Some(SWITCH_KEY) => debug_println!(
             "{}: {} clients; input goes to client 1; Ctrl-\\ N switches to client N",
             pd_name(),
@@ -189,7 +152,7 @@ fn init() -> VirtRx {
         count,
         driver,
         clients,
-        switch: RxSwitch::with_key(count, w.key),
+        switch: RxSwitch::with_key(count, key),
         dropped: 0,
     };
     v.run();

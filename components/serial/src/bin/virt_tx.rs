@@ -12,10 +12,11 @@
 
 use mantle_config::serial::SerialVirtTxConfig;
 use mantle_runtime::{debug_println, pd_name, protection_domain, setvar, Channel, Handler};
-use mantle_serial_client::layout::{self, QueueAddr};
+use mantle_serial_client::layout;
 use sddf::serial::{SerialConsumer, SerialProducer};
 use serial_virt::tx_mux::{Pump, Sink, Source, TxMux};
-use serial_virt::{DRIVER_CH, MAX_CLIENTS, SETVAR_CLIENTS};
+use serial_virt::wiring::Wiring;
+use serial_virt::MAX_CLIENTS;
 
 setvar!(client1_tx);
 setvar!(client2_tx);
@@ -26,65 +27,19 @@ mantle_config::config_blob!();
 
 /// Colour client lines (ANSI) besides the `[N] ` prefix.
 const COLOUR: bool = false;
-/// Channels and queues.
-struct Wiring {
-    driver: (Channel, QueueAddr),
-    clients: [(Channel, QueueAddr); MAX_CLIENTS],
-    names: [mantle_config::Name; MAX_CLIENTS],
-    count: usize,
-}
-
-impl Wiring {
-    fn load() -> Wiring {
-        let none = (Channel::new(usize::MAX), QueueAddr::in_region(0));
-        let mut w = Wiring {
-            driver: none,
-            clients: [none; MAX_CLIENTS],
-            names: [mantle_config::Name::default(); MAX_CLIENTS],
-            count: 0,
-        };
-        let Some(c) = layout::load_config::<SerialVirtTxConfig, _>(&__mantle_config) else {
-            let vaddrs = [
+/// The wiring: from the configuration, or the `setvar` contract.
+fn load_wiring() -> Wiring {
+    match layout::load_config::<SerialVirtTxConfig, _>(&__mantle_config) {
+        Some(c) => Wiring::from_config(&c.driver, c.clients.as_slice()),
+        None => Wiring::from_setvars(
+            driver_tx.get(),
+            [
                 client1_tx.get(),
                 client2_tx.get(),
                 client3_tx.get(),
                 client4_tx.get(),
-            ];
-            w.driver = (
-                Channel::new(DRIVER_CH),
-                QueueAddr::in_region(driver_tx.get()),
-            );
-            // Clients 1..=count, numbered contiguously.
-            w.count = vaddrs
-                .iter()
-                .take_while(|&&v| v != 0)
-                .count()
-                .min(SETVAR_CLIENTS);
-            for (i, &v) in vaddrs.iter().enumerate().take(w.count) {
-                w.clients[i] = (Channel::new(i), QueueAddr::in_region(v));
-            }
-            return w;
-        };
-        let queue = |q| QueueAddr::from_config(q).unwrap_or_else(|| panic!("bad queue regions"));
-        w.driver = (
-            Channel::new(c.driver.channel.0 as usize),
-            queue(&c.driver.queue),
-        );
-        let clients = c.clients.as_slice();
-        assert!(
-            clients.len() <= MAX_CLIENTS,
-            "more than {} clients",
-            MAX_CLIENTS
-        );
-        for (i, cl) in clients.iter().enumerate() {
-            w.clients[i] = (
-                Channel::new(cl.conn.channel.0 as usize),
-                queue(&cl.conn.queue),
-            );
-            w.names[i] = cl.name;
-        }
-        w.count = clients.len();
-        w
+            ],
+        ),
     }
 }
 
@@ -168,7 +123,7 @@ impl Handler for VirtTx {
 }
 
 fn init() -> VirtTx {
-    let w = Wiring::load();
+    let w = load_wiring();
     let count = w.count;
     let clients: [ClientQueue; MAX_CLIENTS] = core::array::from_fn(|i| ClientQueue {
         queue: (i < count).then(|| {

@@ -5,10 +5,8 @@
 #![no_std]
 #![no_main]
 
-use mantle_runtime::{protection_domain, rdtsc, Channel, Handler, MessageInfo};
-
-/// About 12 ms at 2.5 GHz.
-const LONG_TICKS: u64 = 30_000_000;
+use mantle_runtime::{protection_domain, Channel, Handler, MessageInfo};
+use mantle_test_pds::long_call;
 
 struct Server {
     served: u64,
@@ -17,11 +15,7 @@ struct Server {
 impl Handler for Server {
     fn protected(&mut self, _ch: Channel, msg: MessageInfo) -> MessageInfo {
         if msg.label() == 1 {
-            let _ = Channel::new(3).notify();
-            let start = rdtsc();
-            while rdtsc() - start < LONG_TICKS {
-                core::hint::spin_loop();
-            }
+            long_call(Channel::new(3));
         }
         self.served += 1;
         MessageInfo::new(self.served, 0)
