@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use loom::sync::Notify;
 use loom::thread;
-use sddf::net::{BufferDesc, NetQueue};
+use sddf::net::{BufferDesc, NetConsumer, NetQueue};
 use sddf::serial::SerialQueue;
 use sddf::signal::NOT_REQUESTED;
 use sddf::sync::Ordering;
@@ -285,18 +285,23 @@ fn broken_relaxed_publication_is_caught() {
                 mem.header().tail.store(1, Ordering::Relaxed);
             })
         };
-        let mut rx = mem.consumer(2).unwrap();
-        loop {
-            match rx.dequeue() {
-                Ok(d) => {
-                    assert_eq!(d, desc(0), "stale slot");
-                    break;
-                }
-                Err(_) => thread::yield_now(),
-            }
-        }
+        assert_eq!(
+            spin_dequeue(&mut mem.consumer(2).unwrap()),
+            desc(0),
+            "stale slot"
+        );
         producer.join().unwrap();
     });
+}
+
+/// Spin (yielding to loom) until the queue hands out an entry; return it.
+fn spin_dequeue(rx: &mut NetConsumer<'_>) -> BufferDesc {
+    loop {
+        match rx.dequeue() {
+            Ok(d) => return d,
+            Err(_) => thread::yield_now(),
+        }
+    }
 }
 
 /// The same hand-over through the library (Release store of `tail`, Acquire
@@ -311,16 +316,11 @@ fn library_publication_is_never_stale() {
                 mem.producer(2).unwrap().enqueue(desc(0)).unwrap();
             })
         };
-        let mut rx = mem.consumer(2).unwrap();
-        loop {
-            match rx.dequeue() {
-                Ok(d) => {
-                    assert_eq!(d, desc(0), "stale slot");
-                    break;
-                }
-                Err(_) => thread::yield_now(),
-            }
-        }
+        assert_eq!(
+            spin_dequeue(&mut mem.consumer(2).unwrap()),
+            desc(0),
+            "stale slot"
+        );
         producer.join().unwrap();
     });
 }
