@@ -170,7 +170,11 @@ pub enum Error {
 impl core::fmt::Display for Error {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Error::NotPatched => write!(f, "no configuration: the tool did not patch {SYMBOL}"),
+            Error::NotPatched => write!(
+                f,
+                "no configuration: the tool did not patch {SYMBOL} (only a PD named in a \
+                 composed subsystem, such as a <client> of a <timer_subsystem>, gets one)"
+            ),
             Error::BadMagic(m) => write!(f, "bad magic {m:#010x} (expected {MAGIC:#010x})"),
             Error::Version { found, expected } => {
                 write!(

@@ -12,6 +12,8 @@
 //! * [`serial`]: a byte ring over a separate data region.
 //! * [`blk`]: request and response queues, opcodes, statuses, and the
 //!   storage-info page.
+//! * [`word`]: 64-bit values between two PDs of one system (samples,
+//!   events) in one region.
 //!
 //! # Design principles
 //!
@@ -70,6 +72,7 @@ pub mod ring;
 pub mod serial;
 pub mod signal;
 pub mod sync;
+pub mod word;
 
 pub use ring::{
     CheckedError, Consumer, Corrupt, DequeueError, EnqueueError, Producer, QueueMemory, SetupError,

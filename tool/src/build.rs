@@ -140,7 +140,23 @@ fn load_programs(system: &System, search: &[PathBuf], d: &mut Diags) -> Vec<Prog
     let mut programs = Vec::new();
     for pd in &system.pds {
         match load_program(pd, search) {
-            Ok(p) => programs.push(p),
+            Ok(p) => {
+                if let Some(src) = crate::program::newer_source(&p.path) {
+                    let pos = pd.program_image.as_ref().map_or(pd.pos, |p| p.pos);
+                    d.warn(
+                        pos,
+                        format!(
+                            "program {} of protection_domain '{}' is older than its source {}: \
+                             the image would run the old program; rebuild it (`cargo xtask build`, \
+                             or `cargo build --release --target x86_64-unknown-none -p CRATE`)",
+                            p.path.display(),
+                            pd.name,
+                            src.display()
+                        ),
+                    );
+                }
+                programs.push(p)
+            }
             Err(msg) => {
                 let pos = pd.program_image.as_ref().map_or(pd.pos, |p| p.pos);
                 d.error(pos, msg);

@@ -75,6 +75,55 @@ fn perms_text(p: u8) -> String {
     s
 }
 
+/// The first source file that changed after `program` was built, from the
+/// dependency list cargo writes beside every binary (`PROGRAM.d`). `None`
+/// when the program is current or when there is no such list (a program
+/// built some other way is not second-guessed).
+pub fn newer_source(program: &Path) -> Option<PathBuf> {
+    let built = std::fs::metadata(program).ok()?.modified().ok()?;
+    let mut dep_info = program.as_os_str().to_owned();
+    dep_info.push(".d");
+    let text = std::fs::read_to_string(dep_info).ok()?;
+    dep_info_sources(&text).into_iter().find(|src| {
+        std::fs::metadata(src)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t > built)
+    })
+}
+
+/// The prerequisites of a make-style dependency line (`target: a b\ c`),
+/// with `\ ` unescaped; every line's prerequisites, in order.
+pub fn dep_info_sources(text: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        // The target ends at the first ": " (a Windows drive letter's colon
+        // is not followed by a space).
+        let Some((_, deps)) = line.split_once(": ") else {
+            continue;
+        };
+        let mut cur = String::new();
+        let mut chars = deps.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' if chars.peek() == Some(&' ') => {
+                    cur.push(' ');
+                    chars.next();
+                }
+                ' ' => {
+                    if !cur.is_empty() {
+                        out.push(PathBuf::from(std::mem::take(&mut cur)));
+                    }
+                }
+                c => cur.push(c),
+            }
+        }
+        if !cur.is_empty() {
+            out.push(PathBuf::from(cur));
+        }
+    }
+    out
+}
+
 /// Load the program of `pd`, or say why not.
 pub fn load_program(pd: &crate::sdf::model::Pd, search: &[PathBuf]) -> Result<Program, String> {
     let pi = pd
@@ -350,4 +399,51 @@ fn write_bytes(
         s.value,
         prog.path.display()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn dep_info_lines_are_split_and_unescaped() {
+        let text = "/t/release/ping: /src/a.rs /src/my\\ dir/b.rs\n\n/t/x.d: /c.rs\nnot a rule\n";
+        let want: Vec<PathBuf> = ["/src/a.rs", "/src/my dir/b.rs", "/c.rs"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        assert_eq!(dep_info_sources(text), want);
+        assert!(dep_info_sources("").is_empty());
+    }
+
+    #[test]
+    fn a_source_newer_than_the_program_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let (prog, src) = (dir.path().join("ping"), dir.path().join("main.rs"));
+        std::fs::write(&src, "fn main() {}").unwrap();
+        std::fs::write(&prog, "ELF").unwrap();
+        std::fs::write(
+            dir.path().join("ping.d"),
+            format!("{}: {}\n", prog.display(), src.display()),
+        )
+        .unwrap();
+        let set = |p: &Path, t: SystemTime| {
+            std::fs::File::options()
+                .write(true)
+                .open(p)
+                .unwrap()
+                .set_modified(t)
+                .unwrap()
+        };
+        let now = SystemTime::now();
+        set(&src, now - Duration::from_secs(60));
+        set(&prog, now);
+        assert_eq!(newer_source(&prog), None, "program built after its source");
+        set(&src, now + Duration::from_secs(60));
+        assert_eq!(newer_source(&prog), Some(src));
+        // No dependency list: nothing to say.
+        std::fs::remove_file(dir.path().join("ping.d")).unwrap();
+        assert_eq!(newer_source(&prog), None);
+    }
 }

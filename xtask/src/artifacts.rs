@@ -4,17 +4,45 @@
 use crate::Result;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 pub const TARGET: &str = "x86_64-unknown-none";
 /// Flags only the kernel needs: it is linked in the top 2 GiB.
 pub const KERNEL_RUSTFLAGS: &str = "-C code-model=kernel -C relocation-model=static";
 
-/// The repository root.
+/// The repository root, found at run time: the nearest directory at or
+/// above the current one that holds `xtask/Cargo.toml` beside a workspace
+/// `Cargo.toml` (so `cargo xtask` works from any subdirectory, and a copied
+/// tree builds itself, not the tree the harness was first compiled in).
+/// Cargo's run-time `CARGO_MANIFEST_DIR` is the fallback for a harness
+/// started from elsewhere.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives one level below the root")
-        .to_path_buf()
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let cwd = std::env::current_dir().ok();
+        let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .and_then(|d| d.parent().map(Path::to_path_buf));
+        cwd.iter()
+            .flat_map(|d| d.ancestors())
+            .chain(manifest.as_deref())
+            .find(|d| is_root(d))
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| {
+                eprintln!(
+                    "xtask: cannot find the Mantle repository: no directory at or above {} \
+                     holds xtask/Cargo.toml; run `cargo xtask` inside the repository",
+                    cwd.as_deref().unwrap_or(Path::new("?")).display()
+                );
+                std::process::exit(2)
+            })
+    })
+    .clone()
+}
+
+fn is_root(dir: &Path) -> bool {
+    dir.join("xtask/Cargo.toml").is_file()
+        && std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|t| t.contains("[workspace]"))
 }
 
 fn cargo() -> Command {

@@ -75,7 +75,9 @@ fn run_example(example: &str, rest: &[String]) -> Result {
         ));
     }
     let kernel = artifacts::kernel()?;
-    artifacts::pds(&[example])?;
+    // Every PD program: a composed system also needs the generated driver
+    // and virtualiser programs, which belong to other crates.
+    artifacts::pds(&[])?;
     let tool = artifacts::tool()?;
     let mut cmd = std::process::Command::new(tool);
     cmd.arg("run")

@@ -90,6 +90,31 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         extra: None,
     },
     SystemTest {
+        name: "sensor",
+        system: "examples/sensor/sensor.system",
+        expect: &[
+            "[1] logger: ready; waiting for 10 samples",
+            "[1] logger: sample 1: 20.7 C",
+            "[1] logger: sample 3: 22.1 C",
+            "[1] logger: sampler faulted (page fault (#PF) at ip=",
+            "[1] logger: sample 4: 22.8 C",
+            "[1] logger: sample 10: 21.4 C",
+            "[1] logger: 10 samples, min 20.0 C, max 22.8 C, mean 21.3 C",
+            "[1] sensor: done",
+        ],
+        forbid: &[
+            "mantle: kernel panic",
+            "mantle: boot error",
+            "FAIL",
+            "dropped",
+            "mantle: fault",
+        ],
+        status: 0,
+        last_line: Some("[1] sensor: done"),
+        input: &[],
+        extra: None,
+    },
+    SystemTest {
         name: "fault_unmapped",
         system: "tests/systems/fault_unmapped.system",
         expect: &[

@@ -11,6 +11,8 @@
 //! only when the producer asked (the "signal only when asked" protocol).
 //!
 //! This crate gives a client PD:
+//! - [`Serial::connect`]: one call in `init` that sets up both ends from
+//!   the configuration a `<serial_subsystem>` wrote into the image.
 //! - [`SerialTx`]: output. It implements `core::fmt::Write`
 //!   ([`serial_print!`], [`serial_println!`]); what does not fit in the
 //!   queue waits in a private buffer ([`TX_BUFFER`] bytes) and goes out when
@@ -44,11 +46,13 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+mod connect;
 pub mod layout;
 mod lines;
 mod rx;
 mod tx;
 
+pub use connect::{ConnectError, Serial};
 pub use lines::LineReader;
 pub use rx::{ReadError, SerialRx};
 pub use tx::{SerialTx, TX_BUFFER};

@@ -76,6 +76,25 @@ impl Timer {
         }
     }
 
+    /// The driver as this PD's `__mantle_config` names it: the one call a
+    /// client of a `<timer_subsystem>` needs (declare the blob with
+    /// `mantle_config::config_blob!()`). The error says what to change:
+    /// `NotPatched` means the PD is not a `<client>` of a timer subsystem.
+    ///
+    /// ```ignore
+    /// mantle_config::config_blob!();
+    /// let timer = Timer::connect(&__mantle_config).unwrap_or_else(|e| panic!("timer: {}", e));
+    /// let now = timer.now_ns()?;
+    /// timer.set_periodic(Deadline::Absolute(now + 50_000_000), 50_000_000)?;
+    /// ```
+    pub fn connect<B: mantle_config::Bytes + ?Sized>(
+        blob: &B,
+    ) -> Result<Self, mantle_config::Error> {
+        use mantle_config::timer::TimerClientConfig;
+        mantle_config::decode::<TimerClientConfig, B>(blob)
+            .map(|c| Timer::new(Channel::new(c.channel.0 as usize)))
+    }
+
     fn call(self, req: Request) -> Result<Reply, TimerError> {
         let (label, regs, n) = req.encode();
         for (i, r) in regs[..n].iter().enumerate() {
