@@ -151,7 +151,12 @@ fn value(line: &str, key: &str) -> Option<u64> {
 }
 
 fn linux_guest_dir() -> Result<PathBuf> {
-    let dir = artifacts::root().join("../shared/linux-guest");
+    // `MANTLE_SHARED` names shared/ for a tree that is not beside it (the
+    // documentation test's fresh copy).
+    let shared = std::env::var_os("MANTLE_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| artifacts::root().join("../shared"));
+    let dir = shared.join("linux-guest");
     if dir.join("run.sh").exists() {
         Ok(dir)
     } else {

@@ -14,6 +14,7 @@
 mod artifacts;
 mod bench;
 mod boot;
+mod doccmds;
 mod setup;
 mod systest;
 
@@ -23,8 +24,9 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   run EXAMPLE [--accel tcg|kvm]   build and boot examples/EXAMPLE (e.g. hello)
-  test [--no-lint] [--no-host] [--only NAME]
-                                  run every test (lints, host tests, QEMU system tests)
+  test [--no-lint] [--no-host] [--no-docs] [--only NAME]
+                                  run every test (lints, host tests, QEMU system tests,
+                                  every documented command in a fresh copy)
   bench ipc                       IPC and boot benchmark, beside the Linux guest
   bench serial|timer              serial throughput / timer accuracy
   build                           build the kernel, the tool and every PD

@@ -51,7 +51,7 @@ const SERIAL_EXPECT: &[&str] = &[
 ];
 
 /// The serial example's console script (see examples/serial/README.md).
-const SERIAL_INPUT: &[(&str, &[u8])] = &[
+pub const SERIAL_INPUT: &[(&str, &[u8])] = &[
     ("mantle: all 5 PDs initialised", b"hello\r"),
     ("[1] client1: got 'hello'", b"\x1c2\r"),
     ("virt_rx: input now goes to client 2", b"world\r"),
@@ -366,12 +366,14 @@ const TIMEOUT: Duration = Duration::from_secs(120);
 pub fn test_all(args: &[String]) -> Result {
     let mut lint = true;
     let mut host = true;
+    let mut docs = true;
     let mut only: Option<String> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--no-lint" => lint = false,
             "--no-host" => host = false,
+            "--no-docs" => docs = false,
             "--only" => only = it.next().cloned(),
             other => return Err(format!("test: unknown option {other}")),
         }
@@ -387,7 +389,23 @@ pub fn test_all(args: &[String]) -> Result {
     if only.is_none() {
         diagrams()?;
     }
-    system_tests(only.as_deref())
+    let docs_only = only.as_deref() == Some("docs");
+    let (mut passed, mut failed) = if docs_only {
+        (0, 0)
+    } else {
+        system_tests(only.as_deref())?
+    };
+    if docs && (only.is_none() || docs_only) {
+        let (p, f) = crate::doccmds::run_all()?;
+        passed += p;
+        failed += f;
+    }
+    println!("system: {passed} passed, {failed} failed");
+    if failed == 0 {
+        Ok(())
+    } else {
+        Err(format!("{failed} system or documentation test(s) failed"))
+    }
 }
 
 /// Draw every example (SVG and DOT) into `target/diagrams/`: a description
@@ -516,7 +534,8 @@ fn host_tests() -> Result {
     artifacts::run(c, "loom models")
 }
 
-fn system_tests(only: Option<&str>) -> Result {
+/// Boot every system test (or the one named); returns (passed, failed).
+fn system_tests(only: Option<&str>) -> Result<(usize, usize)> {
     let tests: Vec<&SystemTest> = SYSTEM_TESTS
         .iter()
         .filter(|t| only.is_none_or(|o| o == t.name))
@@ -543,12 +562,7 @@ fn system_tests(only: Option<&str>) -> Result {
             }
         }
     }
-    println!("system: {passed} passed, {failed} failed");
-    if failed == 0 {
-        Ok(())
-    } else {
-        Err(format!("{failed} system test(s) failed"))
-    }
+    Ok((passed, failed))
 }
 
 fn run_one(t: &SystemTest) -> Result {
