@@ -292,6 +292,28 @@ pub fn expand(sys: &mut System, d: &mut Diags) {
 pub fn configs(sys: &System, paddr: Option<&[u64]>) -> Result<Vec<ConfigBlob>, String> {
     let mut per_pd: BTreeMap<usize, (Vec<mantle_config::Kind>, Vec<u8>)> = BTreeMap::new();
     let view = View { sys, paddr };
+    // Sections written in the SDF (`<config>`) first, in element order.
+    for (i, pd) in sys.pds.iter().enumerate() {
+        for (c, data) in pd
+            .configs
+            .iter()
+            .zip(super::config::explicit_sections(sys, i, paddr))
+        {
+            let (kinds, buf) = per_pd
+                .entry(i)
+                .or_insert_with(|| (Vec::new(), vec![0u8; mantle_config::CONFIG_SIZE]));
+            let used = used_len(buf);
+            let Some(dst) = buf.get_mut(used..used + data.len()) else {
+                return Err(format!(
+                    "the configuration of protection_domain '{}' does not fit in {} bytes",
+                    pd.name,
+                    mantle_config::CONFIG_SIZE
+                ));
+            };
+            dst.copy_from_slice(&data);
+            kinds.push(c.kind);
+        }
+    }
     for c in &sys.composed {
         let sections = match c.kind() {
             Kind::Serial => serial::configs(&view, c),
