@@ -169,12 +169,54 @@ fn warning_cases() -> Vec<(&'static str, String, &'static str, u32, u32)> {
     let mr = "<memory_region name=\"m\" size=\"0x1000\"/>";
     let dev = "<memory_region name=\"d\" size=\"0x1000\" phys_addr=\"0xfeb00000\"/>";
     let ch = "<channel><end pd=\"a\" id=\"0\"/><end pd=\"b\" id=\"0\"/></channel>";
+    let passive = PASSIVE_P;
     vec![
         ("shared memory without a channel", two("<map mr=\"m\" vaddr=\"0x1000000\"/>", "<map mr=\"m\" vaddr=\"0x1000000\" perms=\"r\"/>", mr), "memory_region 'm' is shared by 'a', 'b', but none of them has a channel to another", 4, 1),
         ("device region in two PDs", two("<map mr=\"d\" vaddr=\"0x1000000\" cached=\"false\"/>", "<map mr=\"d\" vaddr=\"0x1000000\" cached=\"false\"/>", &format!("{dev}\n{ch}")), "device memory_region 'd' (phys_addr 0xfeb00000) is mapped into 2 PDs ('a', 'b')", 4, 1),
         ("DMA region in a client", two("<map mr=\"m\" vaddr=\"0x1000000\"/><setvar symbol=\"m_paddr\" region_paddr=\"m\"/>", "<map mr=\"m\" vaddr=\"0x1000000\"/>", &format!("{mr}\n{ch}")), "DMA memory_region 'm' (its physical address goes to 'a' via setvar region_paddr) is mapped into 'b'", 3, 72),
+        ("serial client with a small stack", comp("<protection_domain name=\"c\" priority=\"5\" stack_size=\"0x2000\"><program_image path=\"c.elf\"/></protection_domain>\n<serial_subsystem><client pd=\"c\"/></serial_subsystem>"), "protection_domain 'c' has stack_size 0x2000, but as a client of serial_subsystem 'serial' it needs 0x10000: its serial-client library builds a 4 KiB output buffer on the stack in init and formats and reads lines on top of it; set stack_size=\"0x10000\"", 4, 42),
+        ("passive pd nobody calls", comp(&format!("{}\n{}", passive, "<channel><end pd=\"a\" id=\"0\"/><end pd=\"p\" id=\"0\"/></channel>")), "protection_domain 'p' is passive, but no channel lets another PD call it (no end opposite it has pp=\"true\"): it can be notified, but its protected handler never runs; add pp=\"true\" on the caller's end of a channel to 'p', or drop passive=\"true\"", 4, 43),
+        ("passive pd that only calls", comp(&format!("{}\n{}", passive, "<channel><end pd=\"b\" id=\"0\"/><end pd=\"p\" id=\"0\" pp=\"true\"/></channel>")), "protection_domain 'p' is passive, but no channel lets another PD call it", 4, 43),
         ("writable and executable map", two("<map mr=\"m\" vaddr=\"0x1000000\" perms=\"rwx\"/>", "", mr), "map of 'm' in protection_domain 'a' is writable and executable (perms \"rwx\")", 2, 102),
     ]
+}
+
+/// A passive PD `p` (priority 15, between `a` and `b`) on one line.
+const PASSIVE_P: &str = r#"<protection_domain name="p" priority="15" passive="true"><program_image path="p.elf"/></protection_domain>"#;
+
+/// Systems that must not warn: (name, SDF, message substring that must not
+/// appear).
+fn no_warning_cases() -> Vec<(&'static str, String, &'static str)> {
+    let serial_client = |attrs: &str| {
+        comp(&format!("<protection_domain name=\"c\" priority=\"5\"{attrs}><program_image path=\"c.elf\"/></protection_domain>\n<serial_subsystem><client pd=\"c\"/></serial_subsystem>"))
+    };
+    vec![
+        ("serial client with the default stack", serial_client(""), "stack_size"),
+        ("serial client with a large stack", serial_client(" stack_size=\"0x20000\""), "stack_size"),
+        ("timer client with the default stack", comp("<timer_subsystem><client pd=\"a\"/></timer_subsystem>"), "stack_size"),
+        ("passive pd that is called", comp(&format!("{PASSIVE_P}\n<channel><end pd=\"a\" id=\"0\" pp=\"true\"/><end pd=\"p\" id=\"0\"/></channel>")), "passive"),
+        ("generated passive timer driver", comp("<timer_subsystem><client pd=\"a\"/></timer_subsystem>"), "passive"),
+    ]
+}
+
+#[test]
+fn warnings_that_do_not_apply_stay_silent() {
+    for (name, sdf, not) in no_warning_cases() {
+        let w = mantle::check_bytes("t.system", sdf.as_bytes())
+            .unwrap_or_else(|e| panic!("{name}: rejected: {e}"));
+        assert!(!w.iter().any(|d| d.message.contains(not)), "{name}: {w:?}");
+    }
+}
+
+/// A serial client that leaves out `stack_size` gets the stack its client
+/// library needs; a timer client keeps the default.
+#[test]
+fn clients_get_the_stack_their_library_needs() {
+    let sdf = comp("<protection_domain name=\"c\" priority=\"5\"><program_image path=\"c.elf\"/></protection_domain>\n<serial_subsystem><client pd=\"c\"/></serial_subsystem>\n<timer_subsystem><client pd=\"a\"/></timer_subsystem>");
+    let (sys, _) = mantle::sdf::load("t.system", &sdf, &[]).unwrap();
+    let stack = |n: &str| sys.pds[sys.pd_index(n).unwrap()].stack_size;
+    assert_eq!(stack("c"), 0x10000);
+    assert_eq!(stack("a"), mantle_abi::limits::DEFAULT_STACK_SIZE);
 }
 
 #[test]

@@ -980,9 +980,9 @@ impl<'a, 'i> Parser<'a, 'i> {
                 self.d.error(
                     at,
                     format!(
-                        "offset {:#x} of {} is outside the payload; allowed: {:#x}..={:#x} (8 bytes of a {} section of {end:#x} bytes, after the header)",
+                        "offset {:#x} of paddr in {} is outside the payload; allowed: {:#x}..={:#x} (8 bytes of a {} section of {end:#x} bytes, after the header)",
                         p.offset,
-                        format!("paddr in {}", e.ctx),
+                        e.ctx,
                         mantle_config::HEADER_SIZE,
                         end - 8,
                         tag(kind)
@@ -993,9 +993,9 @@ impl<'a, 'i> Parser<'a, 'i> {
                 self.d.error(
                     at,
                     format!(
-                        "offset {:#x} of {} holds a non-zero value in data; a physical address the build writes must be 0 in data",
+                        "offset {:#x} of paddr in {} holds a non-zero value in data; a physical address the build writes must be 0 in data",
                         p.offset,
-                        format!("paddr in {}", e.ctx)
+                        e.ctx
                     ),
                 );
                 ok = false;
