@@ -292,6 +292,45 @@ pub fn append<C: Config>(c: &C, out: &mut [u8], at: usize) -> Result<usize, Erro
     Ok(total)
 }
 
+/// Recompute the checksum of the section at the start of `section` after
+/// its payload was changed in place (the tool writes physical addresses
+/// into a configuration carried as bytes, e.g. by `<config>` in a plain
+/// SDF). Checks the header's magic and length first.
+pub fn reseal(section: &mut [u8]) -> Result<(), Error> {
+    let h = header(section, 0)?.ok_or(Error::NotPatched)?;
+    let len = h.len as usize;
+    if section.len() < HEADER_SIZE + len {
+        return Err(Error::Truncated);
+    }
+    let sum = checksum(&section[..], HEADER_SIZE, len).ok_or(Error::Truncated)?;
+    section[12..16].copy_from_slice(&sum.to_le_bytes());
+    Ok(())
+}
+
+/// Check the header of the section at the start of `b` against kind `k`:
+/// magic, version, kind, payload length (the kind's size; `b` holds
+/// exactly one section) and checksum. The payload's fields are not
+/// decoded.
+pub fn check_section<B: Bytes + ?Sized>(b: &B, k: Kind, payload_len: usize) -> Result<(), Error> {
+    let h = header(b, 0)?.ok_or(Error::NotPatched)?;
+    if h.kind != k as u16 {
+        return Err(Error::WrongKind {
+            found: h.kind,
+            expected: k,
+        });
+    }
+    if h.len as usize != payload_len || b.len() != HEADER_SIZE + payload_len {
+        return Err(Error::Length {
+            found: h.len,
+            expected: payload_len as u32,
+        });
+    }
+    if checksum(b, HEADER_SIZE, payload_len) != Some(h.sum) {
+        return Err(Error::Checksum);
+    }
+    Ok(())
+}
+
 /// A section header.
 struct Header {
     kind: u16,

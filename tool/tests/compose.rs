@@ -380,3 +380,56 @@ fn cli_expand_and_diagram() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.system:2:19: error: unknown attribute 'drvier' on serial_subsystem (did you mean 'driver'?)"), "{err}");
 }
+
+/// `mantle expand` carries every configuration (`<config>`, physical
+/// addresses as `<paddr>`), so the plain SDF builds the very same image.
+#[test]
+fn expanded_examples_build_byte_identical_images() {
+    let examples: [(&str, &[&str]); 3] = [
+        (
+            "../examples/serial/serial.composed.system",
+            &[
+                "uart16550_driver",
+                "serial_virt_tx",
+                "serial_virt_rx",
+                "serial_client",
+            ],
+        ),
+        (
+            "../examples/timer/timer.composed.system",
+            &["hpet_driver", "timer_client_a", "timer_client_b"],
+        ),
+        (
+            "tests/composed/net.system",
+            &["net_driver", "net_virt_rx", "net_virt_tx", "net_copy"],
+        ),
+    ];
+    for (input, programs) in examples {
+        // The stand-in program (`pd_elf`) has none of the examples' setvar
+        // symbols; they are not part of the configuration.
+        let sdf = std::fs::read_to_string(input)
+            .unwrap()
+            .replace(" setvar_vaddr=\"uart_stats\"", "")
+            .replace(" setvar_vaddr=\"hpet_regs\"", "");
+        let f = Fixture::new(&sdf);
+        for p in programs {
+            f.write(p, &pd_elf());
+        }
+        let composed = f.build().unwrap_or_else(|e| panic!("{input}: {e}"));
+        let (text, _) = mantle::expand(&f.path("test.system"), &[]).unwrap();
+        assert!(text.contains("<config kind="), "{input}");
+        f.write("expanded.system", text.as_bytes());
+        let plain = mantle::build(&f.path("expanded.system"), &f.opts())
+            .unwrap_or_else(|e| panic!("{input} expanded: {e}"));
+        assert!(plain.system.composed.is_empty());
+        assert_eq!(composed.configs.len(), plain.configs.len(), "{input}");
+        for (a, b) in composed.configs.iter().zip(&plain.configs) {
+            assert_eq!(a, b, "{input}: configuration of PD {}", a.0);
+        }
+        assert_eq!(
+            composed.bootdesc, plain.bootdesc,
+            "{input}: boot description"
+        );
+        assert!(composed.image == plain.image, "{input}: the images differ");
+    }
+}

@@ -51,7 +51,7 @@ fn cases() -> Vec<Case> {
         case("cspace unsupported", pd_with("<cspace/>"), "element 'cspace' inside protection_domain is not supported: capability mappings", 3, 1),
         case("attribute on channel", two_pds("<channel name=\"c\"><end pd=\"a\" id=\"1\"/><end pd=\"b\" id=\"1\"/></channel>"), "unknown attribute 'name' on channel; channel takes no attributes", 4, 10),
         case("attribute on system", "<system version=\"2\">\n</system>", "unknown attribute 'version' on system; system takes no attributes", 1, 9),
-        case("unknown element in pd", pd_with("<mapp mr=\"m\"/>"), "unknown element 'mapp' inside protection_domain (did you mean 'map'?); allowed: program_image, map, irq, ioport, setvar, protection_domain", 3, 1),
+        case("unknown element in pd", pd_with("<mapp mr=\"m\"/>"), "unknown element 'mapp' inside protection_domain (did you mean 'map'?); allowed: program_image, map, irq, ioport, setvar, config, protection_domain", 3, 1),
         case("child element in map", sys(&format!("{mr}\n<protection_domain name=\"a\"><program_image path=\"a.elf\"/><map mr=\"m\" vaddr=\"0x1000000\"><x/></map></protection_domain>")), "unknown element 'x' inside map; map has no child elements", 3, 88),
         // --- protection_domain attributes ---
         case("unknown pd attribute", pd_attr("prio=\"1\""), "unknown attribute 'prio' on protection_domain (did you mean 'priority'?); allowed: name, priority", 2, 29),

@@ -14,6 +14,19 @@ fn comp(body: &str) -> String {
     format!("<system>\n{PD_A}\n{PD_B}\n{body}\n</system>\n")
 }
 
+/// PD `c` (line 4) holding `inner` after its program_image (column 71),
+/// then a region `hpet`.
+fn cfg(inner: &str) -> String {
+    comp(&format!("<protection_domain name=\"c\" priority=\"5\"><program_image path=\"c.elf\"/>{inner}</protection_domain>\n<memory_region name=\"hpet\" size=\"0x1000\"/>"))
+}
+
+/// `c` encoded as one configuration section, in hex.
+fn section<C: mantle_config::Config>(c: &C) -> String {
+    let mut buf = vec![0u8; mantle_config::CONFIG_SIZE];
+    let n = mantle_config::encode(c, &mut buf).unwrap();
+    buf[..n].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn cases() -> Vec<Case> {
     let mut v = vec![
         case("unknown subsystem attribute", comp(r#"<serial_subsystem drvier="u"/>"#), "unknown attribute 'drvier' on serial_subsystem (did you mean 'driver'?)", 4, 19),
@@ -60,6 +73,36 @@ fn cases() -> Vec<Case> {
         case("generated pd name too long", comp(&format!("<serial_subsystem virt_tx=\"{}\"/>", "v".repeat(65))), "serial_subsystem 'serial': the virt_tx protection_domain name 'vvv", 4, 19),
         case("copier name too long", comp(&format!("<protection_domain name=\"{n}\" priority=\"1\"><program_image path=\"c.elf\"/></protection_domain>\n<net_subsystem name=\"network\"><client pd=\"{n}\"/></net_subsystem>", n = "c".repeat(60))), "the copier's name 'network_copy_ccc", 5, 31),
     ];
+    // `<config>` (what `mantle expand` writes for each PD): its data is
+    // checked like the component will check it, with the reason and the fix.
+    let tc = section(&mantle_config::timer::TimerClientConfig::default());
+    let td = section(&mantle_config::timer::TimerDriverConfig::default());
+    let bad_ch = section(&mantle_config::timer::TimerClientConfig {
+        channel: mantle_config::Ch(62),
+    });
+    let flipped = format!("{}01", &tc[..tc.len() - 2]);
+    let old_version = format!("{}09{}", &tc[..8], &tc[10..]);
+    let nonzero = format!("{}01{}", &td[..0x11 * 2], &td[0x11 * 2 + 2..]);
+    v.extend([
+        case("config kind unknown", cfg(&format!(r#"<config kind="timer_clinet" data="{tc}"/>"#)), "kind \"timer_clinet\" of config in protection_domain 'c' is not valid; allowed: serial_driver, serial_virt_tx", 4, 79),
+        case("config without kind", cfg(&format!(r#"<config data="{tc}"/>"#)), "config in protection_domain 'c' is missing required attribute 'kind'; allowed: serial_driver", 4, 71),
+        case("config without data", cfg(r#"<config kind="timer_client"/>"#), "timer_client config in protection_domain 'c' is missing required attribute 'data'", 4, 71),
+        case("config data not hex", cfg(r#"<config kind="timer_client" data="4d43zz"/>"#), "data of timer_client config in protection_domain 'c' is not hex: 'z' at character 4; expected two hex digits per byte", 4, 99),
+        case("config data odd length", cfg(r#"<config kind="timer_client" data="4d434"/>"#), "has an odd number of hex digits (5); expected two per byte", 4, 99),
+        case("config data too short", cfg(r#"<config kind="timer_client" data="4d434647"/>"#), "is 4 bytes; a configuration section starts with a 16-byte header and a timer_client section is 17 bytes", 4, 99),
+        case("config data bad magic", cfg(&format!(r#"<config kind="timer_client" data="00{}"/>"#, &tc[2..])), "does not start with the magic \"MCFG\"", 4, 99),
+        case("config data other version", cfg(&format!(r#"<config kind="timer_client" data="{old_version}"/>"#)), "is a version 9 configuration; this tool and the components read version 1 (regenerate it with `mantle expand`", 4, 99),
+        case("config kind disagrees", cfg(&format!(r#"<config kind="serial_client" data="{tc}"/>"#)), "holds a timer client configuration (kind=\"timer_client\"), but the element says kind=\"serial_client\"; make them agree", 4, 100),
+        case("config data wrong length", cfg(&format!(r#"<config kind="timer_client" data="{}"/>"#, &tc[..tc.len() - 2])), "is 16 bytes with a payload length of 1 in its header; a timer_client section is 17 bytes (16-byte header, 1-byte payload)", 4, 99),
+        case("config data edited", cfg(&format!(r#"<config kind="timer_client" data="{flipped}"/>"#)), "does not match its checksum: the payload was changed after it was written", 4, 99),
+        case("config field invalid", cfg(&format!(r#"<config kind="timer_client" data="{bad_ch}"/>"#)), "does not decode as a timer client configuration: invalid channel id above 61", 4, 99),
+        case("config paddr unknown region", cfg(&format!("<config kind=\"timer_driver\" data=\"{td}\">\n<paddr offset=\"0x11\" mr=\"hpte\"/>\n</config>")), "paddr in the timer_driver configuration of protection_domain 'c' names unknown memory_region 'hpte' (did you mean 'hpet'?)", 5, 22),
+        case("config paddr outside payload", cfg(&format!("<config kind=\"timer_client\" data=\"{tc}\">\n<paddr offset=\"0x10\" mr=\"hpet\"/>\n</config>")), "offset 0x10 of paddr in timer_client config in protection_domain 'c' is outside the payload; allowed: 0x10..=0x9", 5, 8),
+        case("config paddr not zero", cfg(&format!("<config kind=\"timer_driver\" data=\"{nonzero}\">\n<paddr offset=\"0x11\" mr=\"hpet\"/>\n</config>")), "holds a non-zero value in data; a physical address the build writes must be 0 in data", 5, 8),
+        case("config paddr without mr", cfg(&format!("<config kind=\"timer_driver\" data=\"{td}\">\n<paddr offset=\"0x11\"/>\n</config>")), "paddr in timer_driver config in protection_domain 'c' is missing required attribute 'mr'", 5, 1),
+        case("config twice", cfg(&format!("<config kind=\"timer_client\" data=\"{tc}\"/>\n<config kind=\"timer_client\" data=\"{tc}\"/>")), "protection_domain 'c' has a second timer_client configuration (the first is at 4:71); a PD has one configuration of each kind", 5, 9),
+        case("config and composed client", format!("{}\n<timer_subsystem><client pd=\"c\"/></timer_subsystem>", cfg(&format!("<config kind=\"timer_client\" data=\"{tc}\"/>")).replace("\n</system>\n", ""))+"\n</system>\n", "protection_domain 'c' gets its timer_client configuration from a composed subsystem and also from this <config>; keep one", 4, 79),
+    ]);
     // 17 serial clients: one too many.
     let mut many = String::from("<system>\n");
     let mut clients = String::new();
@@ -126,12 +169,54 @@ fn warning_cases() -> Vec<(&'static str, String, &'static str, u32, u32)> {
     let mr = "<memory_region name=\"m\" size=\"0x1000\"/>";
     let dev = "<memory_region name=\"d\" size=\"0x1000\" phys_addr=\"0xfeb00000\"/>";
     let ch = "<channel><end pd=\"a\" id=\"0\"/><end pd=\"b\" id=\"0\"/></channel>";
+    let passive = PASSIVE_P;
     vec![
         ("shared memory without a channel", two("<map mr=\"m\" vaddr=\"0x1000000\"/>", "<map mr=\"m\" vaddr=\"0x1000000\" perms=\"r\"/>", mr), "memory_region 'm' is shared by 'a', 'b', but none of them has a channel to another", 4, 1),
         ("device region in two PDs", two("<map mr=\"d\" vaddr=\"0x1000000\" cached=\"false\"/>", "<map mr=\"d\" vaddr=\"0x1000000\" cached=\"false\"/>", &format!("{dev}\n{ch}")), "device memory_region 'd' (phys_addr 0xfeb00000) is mapped into 2 PDs ('a', 'b')", 4, 1),
         ("DMA region in a client", two("<map mr=\"m\" vaddr=\"0x1000000\"/><setvar symbol=\"m_paddr\" region_paddr=\"m\"/>", "<map mr=\"m\" vaddr=\"0x1000000\"/>", &format!("{mr}\n{ch}")), "DMA memory_region 'm' (its physical address goes to 'a' via setvar region_paddr) is mapped into 'b'", 3, 72),
+        ("serial client with a small stack", comp("<protection_domain name=\"c\" priority=\"5\" stack_size=\"0x2000\"><program_image path=\"c.elf\"/></protection_domain>\n<serial_subsystem><client pd=\"c\"/></serial_subsystem>"), "protection_domain 'c' has stack_size 0x2000, but as a client of serial_subsystem 'serial' it needs 0x10000: its serial-client library builds a 4 KiB output buffer on the stack in init and formats and reads lines on top of it; set stack_size=\"0x10000\"", 4, 42),
+        ("passive pd nobody calls", comp(&format!("{}\n{}", passive, "<channel><end pd=\"a\" id=\"0\"/><end pd=\"p\" id=\"0\"/></channel>")), "protection_domain 'p' is passive, but no channel lets another PD call it (no end opposite it has pp=\"true\"): it can be notified, but its protected handler never runs; add pp=\"true\" on the caller's end of a channel to 'p', or drop passive=\"true\"", 4, 43),
+        ("passive pd that only calls", comp(&format!("{}\n{}", passive, "<channel><end pd=\"b\" id=\"0\"/><end pd=\"p\" id=\"0\" pp=\"true\"/></channel>")), "protection_domain 'p' is passive, but no channel lets another PD call it", 4, 43),
         ("writable and executable map", two("<map mr=\"m\" vaddr=\"0x1000000\" perms=\"rwx\"/>", "", mr), "map of 'm' in protection_domain 'a' is writable and executable (perms \"rwx\")", 2, 102),
     ]
+}
+
+/// A passive PD `p` (priority 15, between `a` and `b`) on one line.
+const PASSIVE_P: &str = r#"<protection_domain name="p" priority="15" passive="true"><program_image path="p.elf"/></protection_domain>"#;
+
+/// Systems that must not warn: (name, SDF, message substring that must not
+/// appear).
+fn no_warning_cases() -> Vec<(&'static str, String, &'static str)> {
+    let serial_client = |attrs: &str| {
+        comp(&format!("<protection_domain name=\"c\" priority=\"5\"{attrs}><program_image path=\"c.elf\"/></protection_domain>\n<serial_subsystem><client pd=\"c\"/></serial_subsystem>"))
+    };
+    vec![
+        ("serial client with the default stack", serial_client(""), "stack_size"),
+        ("serial client with a large stack", serial_client(" stack_size=\"0x20000\""), "stack_size"),
+        ("timer client with the default stack", comp("<timer_subsystem><client pd=\"a\"/></timer_subsystem>"), "stack_size"),
+        ("passive pd that is called", comp(&format!("{PASSIVE_P}\n<channel><end pd=\"a\" id=\"0\" pp=\"true\"/><end pd=\"p\" id=\"0\"/></channel>")), "passive"),
+        ("generated passive timer driver", comp("<timer_subsystem><client pd=\"a\"/></timer_subsystem>"), "passive"),
+    ]
+}
+
+#[test]
+fn warnings_that_do_not_apply_stay_silent() {
+    for (name, sdf, not) in no_warning_cases() {
+        let w = mantle::check_bytes("t.system", sdf.as_bytes())
+            .unwrap_or_else(|e| panic!("{name}: rejected: {e}"));
+        assert!(!w.iter().any(|d| d.message.contains(not)), "{name}: {w:?}");
+    }
+}
+
+/// A serial client that leaves out `stack_size` gets the stack its client
+/// library needs; a timer client keeps the default.
+#[test]
+fn clients_get_the_stack_their_library_needs() {
+    let sdf = comp("<protection_domain name=\"c\" priority=\"5\"><program_image path=\"c.elf\"/></protection_domain>\n<serial_subsystem><client pd=\"c\"/></serial_subsystem>\n<timer_subsystem><client pd=\"a\"/></timer_subsystem>");
+    let (sys, _) = mantle::sdf::load("t.system", &sdf, &[]).unwrap();
+    let stack = |n: &str| sys.pds[sys.pd_index(n).unwrap()].stack_size;
+    assert_eq!(stack("c"), 0x10000);
+    assert_eq!(stack("a"), mantle_abi::limits::DEFAULT_STACK_SIZE);
 }
 
 #[test]

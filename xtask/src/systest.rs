@@ -18,7 +18,9 @@ pub type TranscriptCheck = fn(&[&str]) -> Vec<String>;
 pub struct SystemTest {
     /// Test name (also the image name).
     pub name: &'static str,
-    /// System description, relative to the repository root.
+    /// System description, relative to the repository root; or
+    /// [`EXPANDED`] and a composed one, whose `mantle expand` output (made
+    /// at test time into `target/expanded/`) is the system booted.
     pub system: &'static str,
     /// Lines that must appear, in this order (substring match per line).
     pub expect: &'static [&'static str],
@@ -32,6 +34,26 @@ pub struct SystemTest {
     pub input: &'static [(&'static str, &'static [u8])],
     /// A check of the whole transcript beyond markers (problems found).
     pub extra: Option<TranscriptCheck>,
+}
+
+/// Prefix of [`SystemTest::system`]: boot the plain SDF `mantle expand`
+/// makes of the composed system named after it.
+pub const EXPANDED: &str = "expanded:";
+
+/// The system file test `t` boots (running `mantle expand` first for an
+/// [`EXPANDED`] one).
+fn system_file(t: &SystemTest) -> Result<PathBuf> {
+    let root = artifacts::root();
+    let Some(composed) = t.system.strip_prefix(EXPANDED) else {
+        return Ok(root.join(t.system));
+    };
+    let dir = root.join("target/expanded");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let out = dir.join(format!("{}.expanded.system", t.name));
+    let mut c = Command::new(artifacts::tool()?);
+    c.arg("expand").arg(root.join(composed)).arg("-o").arg(&out);
+    artifacts::run(c, &format!("mantle expand {composed}"))?;
+    Ok(out)
 }
 
 /// Printed only when something failed: the kernel itself, or a test PD's
@@ -309,6 +331,16 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         extra: None,
     },
     SystemTest {
+        name: "serial_expanded",
+        system: "expanded:examples/serial/serial.composed.system",
+        expect: SERIAL_EXPECT,
+        forbid: FAILURES,
+        status: 0,
+        last_line: None,
+        input: SERIAL_INPUT,
+        extra: None,
+    },
+    SystemTest {
         name: "timer",
         system: "examples/timer/timer.system",
         expect: TIMER_EXPECT,
@@ -321,6 +353,16 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
     SystemTest {
         name: "timer_composed",
         system: "examples/timer/timer.composed.system",
+        expect: TIMER_EXPECT,
+        forbid: FAILURES,
+        status: 0,
+        last_line: None,
+        input: &[],
+        extra: None,
+    },
+    SystemTest {
+        name: "timer_expanded",
+        system: "expanded:examples/timer/timer.composed.system",
         expect: TIMER_EXPECT,
         forbid: FAILURES,
         status: 0,
@@ -566,7 +608,7 @@ fn system_tests(only: Option<&str>) -> Result<(usize, usize)> {
 }
 
 fn run_one(t: &SystemTest) -> Result {
-    let system: PathBuf = artifacts::root().join(t.system);
+    let system = system_file(t)?;
     let image = artifacts::image(&system, t.name)?;
     let run = boot::boot(&image, TIMEOUT, t.input)?;
     let log = artifacts::root()
@@ -696,7 +738,9 @@ mod tests {
     fn every_system_test_file_exists() {
         for t in SYSTEM_TESTS {
             assert!(
-                artifacts::root().join(t.system).exists(),
+                artifacts::root()
+                    .join(t.system.strip_prefix(EXPANDED).unwrap_or(t.system))
+                    .exists(),
                 "{} is missing",
                 t.system
             );

@@ -1,6 +1,7 @@
 //! The system description format (SDF): Microkit's schema, read unchanged.
 
 pub mod compose;
+pub mod config;
 pub mod model;
 pub mod number;
 pub mod parse;
@@ -34,6 +35,7 @@ pub fn load(file: &str, text: &str, dirs: &[PathBuf]) -> Result<(System, Diags),
         return Err(d.into());
     }
     validate::validate(&sys, &mut d);
+    config::check(&sys, &mut d);
     if let Err(msg) = compose::configs(&sys, None) {
         d.error(sys.pos, msg);
     }

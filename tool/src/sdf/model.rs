@@ -72,6 +72,9 @@ pub struct Pd {
     pub ioports: Vec<IoPort>,
     /// `<setvar>` elements.
     pub setvars: Vec<SetVar>,
+    /// `<config>` elements: configuration sections written as they are
+    /// (a plain SDF's form of what a composed subsystem computes).
+    pub configs: Vec<PdConfig>,
     /// Parent PD index (into [`System::pds`]).
     pub parent: Option<usize>,
     /// Id in the parent's child-id space.
@@ -174,6 +177,39 @@ pub struct SetVar {
     pub symbol: String,
     /// Memory region whose physical address the symbol receives.
     pub region_paddr: String,
+    /// Position of the element.
+    pub pos: Pos,
+    /// Positions of its attributes.
+    pub attrs: AttrPos,
+}
+
+/// `<config>`: one configuration section for the PD's
+/// [`mantle_config::SYMBOL`], as `mantle expand` writes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PdConfig {
+    /// The section's kind (attribute `kind`, checked against the header).
+    pub kind: mantle_config::Kind,
+    /// The section (16-byte header and payload), with every physical
+    /// address named by [`PdConfig::paddrs`] still 0.
+    pub data: Vec<u8>,
+    /// `<paddr>` children: where the build writes a region's physical
+    /// address.
+    pub paddrs: Vec<PaddrRef>,
+    /// Position of the element.
+    pub pos: Pos,
+    /// Positions of its attributes.
+    pub attrs: AttrPos,
+}
+
+/// `<paddr offset mr>` inside `<config>`: the 8 bytes at `offset` of the
+/// section receive memory region `mr`'s physical address at build time
+/// (the checksum is recomputed).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PaddrRef {
+    /// Byte offset in the section (header included).
+    pub offset: usize,
+    /// Memory region name.
+    pub mr: String,
     /// Position of the element.
     pub pos: Pos,
     /// Positions of its attributes.

@@ -80,6 +80,7 @@ const PD_CHILDREN: &[&str] = &[
     "irq",
     "ioport",
     "setvar",
+    "config",
     "protection_domain",
 ];
 const PD_ATTRS: &[&str] = &[
@@ -127,6 +128,8 @@ const IRQ_ATTRS: &[&str] = &[
 ];
 const IOPORT_ATTRS: &[&str] = &["id", "addr", "size", "setvar_id", "setvar_addr"];
 const SETVAR_ATTRS: &[&str] = &["symbol", "region_paddr"];
+const CONFIG_ATTRS: &[&str] = &["kind", "data"];
+const PADDR_ATTRS: &[&str] = &["offset", "mr"];
 const IMAGE_ATTRS: &[&str] = &["path", "path_for_symbols"];
 const END_ATTRS: &[&str] = &["pd", "id", "pp", "notify", "setvar_id"];
 
@@ -607,6 +610,11 @@ impl<'a, 'i> Parser<'a, 'i> {
                         sys.pds[index].setvars.push(s)
                     }
                 }
+                "config" => {
+                    if let Some(cfg) = self.config(c, &e.ctx) {
+                        sys.pds[index].configs.push(cfg)
+                    }
+                }
                 "protection_domain" => children.push(c),
                 _ => {}
             }
@@ -912,6 +920,95 @@ impl<'a, 'i> Parser<'a, 'i> {
         Some(SetVar {
             symbol: symbol?,
             region_paddr: region?,
+            pos: e.pos,
+            attrs: e.attrs,
+        })
+    }
+
+    /// `<config kind data>` with `<paddr offset mr>` children (Mantle's
+    /// extension; see [`super::config`]).
+    fn config(&mut self, node: Node<'a, 'i>, pd: &str) -> Option<PdConfig> {
+        use super::config::{check_data, from_hex, payload_size, tag, TAGS};
+        let mut e = self.elem(node, "config", CONFIG_ATTRS);
+        e.ctx = format!("config in {pd}");
+        let tags: Vec<&str> = TAGS.iter().map(|(_, t)| *t).collect();
+        if !e.attrs.has("kind") {
+            self.d.error(
+                e.pos,
+                format!(
+                    "{} is missing required attribute 'kind'; allowed: {}",
+                    e.ctx,
+                    tags.join(", ")
+                ),
+            );
+        }
+        let kind = self.choice(&e, "kind", &tags).map(|i| TAGS[i].0);
+        if let Some(k) = kind {
+            e.ctx = format!("{} config in {pd}", tag(k));
+        }
+        let text = self.req_str(&e, "data");
+        let mut paddrs = Vec::new();
+        for c in self.children(node, "config", &["paddr"]) {
+            let mut p = self.elem(c, "paddr", PADDR_ATTRS);
+            self.children(c, "paddr", &[]);
+            p.ctx = format!("paddr in {}", e.ctx);
+            let offset = self.req_num(&p, "offset", 0, u32::MAX as u64, Fmt::Hex);
+            let mr = self.req_str(&p, "mr");
+            if let (Some(offset), Some(mr)) = (offset, mr) {
+                paddrs.push(PaddrRef {
+                    offset: offset as usize,
+                    mr,
+                    pos: p.pos,
+                    attrs: p.attrs,
+                });
+            }
+        }
+        let (kind, text) = (kind?, text?);
+        let at = e.attrs.get("data", e.pos);
+        let data = match from_hex(text.trim()) {
+            Ok(d) => d,
+            Err(why) => {
+                self.d.error(at, format!("data of {} {why}", e.ctx));
+                return None;
+            }
+        };
+        let mut ok = true;
+        let end = mantle_config::HEADER_SIZE + payload_size(kind);
+        for p in &paddrs {
+            let at = p.attrs.get("offset", p.pos);
+            if p.offset < mantle_config::HEADER_SIZE || p.offset + 8 > end {
+                self.d.error(
+                    at,
+                    format!(
+                        "offset {:#x} of paddr in {} is outside the payload; allowed: {:#x}..={:#x} (8 bytes of a {} section of {end:#x} bytes, after the header)",
+                        p.offset,
+                        e.ctx,
+                        mantle_config::HEADER_SIZE,
+                        end - 8,
+                        tag(kind)
+                    ),
+                );
+                ok = false;
+            } else if data.len() >= p.offset + 8 && data[p.offset..p.offset + 8] != [0; 8] {
+                self.d.error(
+                    at,
+                    format!(
+                        "offset {:#x} of paddr in {} holds a non-zero value in data; a physical address the build writes must be 0 in data",
+                        p.offset,
+                        e.ctx
+                    ),
+                );
+                ok = false;
+            }
+        }
+        if let Err(why) = check_data(kind, &data) {
+            self.d.error(at, format!("data of {} {why}", e.ctx));
+            ok = false;
+        }
+        ok.then_some(PdConfig {
+            kind,
+            data,
+            paddrs,
             pos: e.pos,
             attrs: e.attrs,
         })

@@ -43,6 +43,28 @@ pub fn validate(sys: &System, d: &mut Diags) {
     for f in super::privilege::findings(sys) {
         d.warn(f.pos, f.message);
     }
+    passive_without_callers(sys, d);
+}
+
+/// A passive PD runs only on its notified handler: without a channel whose
+/// other end has `pp="true"`, no PD can call it, so its protected handler
+/// never runs.
+fn passive_without_callers(sys: &System, d: &mut Diags) {
+    for pd in sys.pds.iter().filter(|p| p.passive) {
+        let called = sys.channels.iter().any(|ch| {
+            ch.ends.iter().any(|e| e.pd == pd.name)
+                && ch.ends.iter().any(|e| e.pd != pd.name && e.pp)
+        });
+        if !called {
+            d.warn(
+                pd.attrs.get("passive", pd.pos),
+                format!(
+                    "protection_domain '{}' is passive, but no channel lets another PD call it (no end opposite it has pp=\"true\"): it can be notified, but its protected handler never runs; add pp=\"true\" on the caller's end of a channel to '{}', or drop passive=\"true\"",
+                    pd.name, pd.name
+                ),
+            );
+        }
+    }
 }
 
 fn names(sys: &System, d: &mut Diags) {
@@ -289,6 +311,9 @@ fn memory_regions(sys: &System, d: &mut Diags) {
         let used = sys.pds.iter().any(|p| {
             p.maps.iter().any(|m| m.mr == mr.name)
                 || p.setvars.iter().any(|s| s.region_paddr == mr.name)
+                || p.configs
+                    .iter()
+                    .any(|c| c.paddrs.iter().any(|r| r.mr == mr.name))
         });
         if !used {
             d.warn(

@@ -1,7 +1,9 @@
 //! [`System`] → plain SDF text (what `mantle expand` prints): every
 //! composed subsystem appears as the PDs, regions, maps and channels it
-//! expanded to, with a comment naming its origin. The output is valid input
-//! for `mantle check` and describes the same system.
+//! expanded to, with a comment naming its origin, and every PD's
+//! configuration as `<config>` elements ([`super::config`]). The output is
+//! valid input for `mantle check` and `mantle build`, and builds the same
+//! image.
 
 use super::compose::Kind;
 use super::model::*;
@@ -34,6 +36,8 @@ fn comment(s: &str) -> String {
 
 struct W {
     o: String,
+    /// Each PD's configuration sections (by PD index).
+    configs: std::collections::BTreeMap<usize, Vec<super::config::PdConfigText>>,
 }
 
 impl W {
@@ -67,7 +71,10 @@ fn origin(sys: &System, group: Option<usize>) -> Option<String> {
 
 /// Render `sys` as a plain SDF. `source` names the input in the header.
 pub fn write(sys: &System, source: &str) -> String {
-    let mut w = W { o: String::new() };
+    let mut w = W {
+        o: String::new(),
+        configs: super::config::for_writing(sys).into_iter().collect(),
+    };
     w.line(0, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
     w.line(
         0,
@@ -97,7 +104,7 @@ pub fn write(sys: &System, source: &str) -> String {
                     .join(", ")
             }
         );
-        s.push_str(" Channel ids and region addresses are in each PD's __mantle_config:");
+        s.push_str(" Channel ids and region addresses are in each PD's <config> (written into its __mantle_config):");
         w.line(1, &format!("<!-- {}", comment(&s)));
         for (key, l) in &c.links {
             let regions = if l.mrs.is_empty() {
@@ -277,6 +284,26 @@ fn write_pd(w: &mut W, sys: &System, i: usize, depth: usize) {
         attr(&mut s, "region_paddr", &sv.region_paddr);
         s.push_str(" />");
         w.line(d, &s);
+    }
+    for c in w.configs.get(&i).cloned().unwrap_or_default() {
+        let mut s = String::from("<config");
+        attr(&mut s, "kind", super::config::tag(c.kind));
+        attr(&mut s, "data", &super::config::to_hex(&c.data));
+        if c.paddrs.is_empty() {
+            s.push_str(" />");
+            w.line(d, &s);
+            continue;
+        }
+        s.push('>');
+        w.line(d, &s);
+        for (offset, mr) in &c.paddrs {
+            let mut s = String::from("<paddr");
+            attr(&mut s, "offset", &format!("{offset:#x}"));
+            attr(&mut s, "mr", mr);
+            s.push_str(" />");
+            w.line(d + 1, &s);
+        }
+        w.line(d, "</config>");
     }
     for (j, c) in sys.pds.iter().enumerate() {
         if c.parent == Some(i) {

@@ -264,6 +264,7 @@ pub fn expand(sys: &mut System, d: &mut Diags) {
             }
         }
     }
+    client_stacks(sys, &subs, d);
     for (g, s) in subs.iter().enumerate() {
         let mut cx = Ctx {
             sys,
@@ -285,6 +286,57 @@ pub fn expand(sys: &mut System, d: &mut Diags) {
     }
 }
 
+/// The stack a client of a `kind` subsystem needs for its client library,
+/// and why; `None` when the default stack is enough.
+pub fn client_stack(kind: Kind) -> Option<(u64, &'static str)> {
+    match kind {
+        // components/serial-client: `SerialTx` holds a 4 KiB output buffer
+        // (TX_BUFFER) that `init` builds on the stack and returns by value,
+        // and `core::fmt` formatting and the blocking line reads run on
+        // top of it: more than the default 8 KiB. 64 KiB is what the
+        // examples' clients (and the timer driver, for the same reason)
+        // run with.
+        Kind::Serial => Some((
+            0x10000,
+            "its serial-client library builds a 4 KiB output buffer on the stack in init and formats and reads lines on top of it",
+        )),
+        // components/timer-client: a PPC and a few words of state.
+        Kind::Timer => None,
+        Kind::Net => None,
+    }
+}
+
+/// Clients whose SDF leaves out `stack_size` get the stack their client
+/// libraries need ([`client_stack`]); one that asks for less is warned.
+fn client_stacks(sys: &mut System, subs: &[Subsystem], d: &mut Diags) {
+    for s in subs {
+        let Some(kind) = s.kind else { continue };
+        let Some((need, why)) = client_stack(kind) else {
+            continue;
+        };
+        for c in &s.clients {
+            let Some(i) = sys.pd_index(&c.pd) else {
+                continue;
+            };
+            let pd = &mut sys.pds[i];
+            if !pd.attrs.has("stack_size") {
+                pd.stack_size = pd.stack_size.max(need);
+            } else if pd.stack_size < need {
+                d.warn(
+                    pd.attrs.get("stack_size", pd.pos),
+                    format!(
+                        "protection_domain '{}' has stack_size {:#x}, but as a client of {} '{}' it needs {need:#x}: {why}; set stack_size=\"{need:#x}\" (or leave it out to get that size)",
+                        pd.name,
+                        pd.stack_size,
+                        kind.tag(),
+                        s.name
+                    ),
+                );
+            }
+        }
+    }
+}
+
 /// Every composed PD's configuration blob ([`mantle_config::CONFIG_SIZE`]
 /// bytes, one section per subsystem the PD is part of): (PD index, kinds,
 /// bytes). `paddr` gives each region's physical address (by region index),
@@ -292,6 +344,28 @@ pub fn expand(sys: &mut System, d: &mut Diags) {
 pub fn configs(sys: &System, paddr: Option<&[u64]>) -> Result<Vec<ConfigBlob>, String> {
     let mut per_pd: BTreeMap<usize, (Vec<mantle_config::Kind>, Vec<u8>)> = BTreeMap::new();
     let view = View { sys, paddr };
+    // Sections written in the SDF (`<config>`) first, in element order.
+    for (i, pd) in sys.pds.iter().enumerate() {
+        for (c, data) in pd
+            .configs
+            .iter()
+            .zip(super::config::explicit_sections(sys, i, paddr))
+        {
+            let (kinds, buf) = per_pd
+                .entry(i)
+                .or_insert_with(|| (Vec::new(), vec![0u8; mantle_config::CONFIG_SIZE]));
+            let used = used_len(buf);
+            let Some(dst) = buf.get_mut(used..used + data.len()) else {
+                return Err(format!(
+                    "the configuration of protection_domain '{}' does not fit in {} bytes",
+                    pd.name,
+                    mantle_config::CONFIG_SIZE
+                ));
+            };
+            dst.copy_from_slice(&data);
+            kinds.push(c.kind);
+        }
+    }
     for c in &sys.composed {
         let sections = match c.kind() {
             Kind::Serial => serial::configs(&view, c),
