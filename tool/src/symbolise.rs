@@ -5,7 +5,7 @@
 //! prints one line (see the design doc, "Fault reports"):
 //!
 //! ```text
-//! mantle: fault: PD 'victim' page fault ip=0x2012a3 addr=0x30000000 error=0x4 bt=0x2013f0,0x200016
+//! mantle: fault: PD 'victim' page fault (#PF) ip=0x200089 addr=0x30000000 error=0x4 bt=0x200879,0x20000c
 //! ```
 //!
 //! `bt=` lists the return addresses the kernel found on the PD's
@@ -17,13 +17,16 @@
 //!
 //! ```text
 //! mantle:   #0 test_fault_victim::init at tests/pds/src/bin/fault_victim.rs:23
-//! mantle:   #1 test_fault_victim::__mantle_main at tests/pds/src/bin/fault_victim.rs:31
-//! mantle:   #2 _start
+//! mantle:   #1 core::ops::function::FnOnce::call_once at /rustc/.../library/core/src/ops/function.rs:250
+//! mantle:   #2 mantle_runtime::handler::run at runtime/src/handler.rs:111
+//! mantle:   #3 __mantle_main at runtime/src/handler.rs:217
+//! mantle:   #4 _start
 //! ```
 //!
 //! `#0` is the faulting instruction; a frame inlined into its caller is
-//! followed by the caller at the call site, under the next number. A stack
-//! overflow adds advice naming the `stack_size` to raise:
+//! followed by the caller at the call site, under the next number; a run of
+//! identical frames (recursion) is folded into one `#2..#8 the same` line.
+//! A stack overflow adds advice naming the `stack_size` to raise:
 //!
 //! ```text
 //! mantle:   PD 'overflow' overflowed its stack of 0x2000 bytes: raise stack_size on its <protection_domain> (e.g. stack_size="0x4000") in tests/systems/stack_overflow.system:16
