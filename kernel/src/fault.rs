@@ -1,8 +1,10 @@
 //! Faults: a PD's exception stops only that PD; a kernel exception is a
 //! kernel panic.
 
+use core::fmt;
+
 use mantle_abi::fault::FaultKind;
-use mantle_abi::layout::{stack_bottom, PAGE_SIZE};
+use mantle_abi::layout::{stack_bottom, PAGE_SIZE, STACK_TOP};
 
 use crate::arch::{self, UserRegs};
 use crate::kernel::Kernel;
@@ -62,25 +64,96 @@ impl Kernel {
         !p.suspended && p.state != ThreadState::Faulted && !p.passive_now()
     }
 
+    /// Print the console fault report of PD `pd` (see the design doc's
+    /// "Fault reports"): one line, ending in a short backtrace (`bt=`) and,
+    /// for a page fault in the guard page below the stack, the stack size.
     fn report_fault(&self, pd: PdId) {
         let t = &self.tcbs[pd];
         let f = t.fault;
         let guard = stack_bottom(t.stack_size) - PAGE_SIZE;
         let overflow =
-            if f.kind == FaultKind::PageFault && (guard..guard + PAGE_SIZE).contains(&f.addr) {
-                " (potential stack overflow)"
-            } else {
-                ""
-            };
+            f.kind == FaultKind::PageFault && (guard..guard + PAGE_SIZE).contains(&f.addr);
+        let mut frames = [0u64; BACKTRACE_DEPTH];
+        let depth = self.backtrace(pd, &mut frames);
         kprintln!(
-            "fault: PD '{}' {} ip={:#x} addr={:#x} error={:#x}{}",
+            "fault: PD '{}' {} ip={:#x} addr={:#x} error={:#x}{}{}",
             t.name(),
             f.kind.as_str(),
             f.ip,
             f.addr,
             f.error,
-            overflow
+            Backtrace(&frames[..depth]),
+            Overflow(overflow.then_some(t.stack_size)),
         );
+    }
+
+    /// Fill `out` with the return addresses of PD `pd`'s frame-pointer
+    /// chain, innermost first; returns how many were found.
+    ///
+    /// PD programs keep frame pointers (`-C force-frame-pointers=yes`), so
+    /// `rbp` points at `[saved rbp, return address]`. The walk trusts
+    /// nothing the PD left: each frame must be 8-byte aligned, lie inside
+    /// the PD's stack and be above the previous one (so the walk ends), and
+    /// is read only through the PD's own page tables
+    /// ([`AddressSpaces::read_user_u64`]); anything else ends the walk.
+    ///
+    /// [`AddressSpaces::read_user_u64`]: crate::arch::vspace::AddressSpaces::read_user_u64
+    fn backtrace(&self, pd: PdId, out: &mut [u64; BACKTRACE_DEPTH]) -> usize {
+        let t = &self.tcbs[pd];
+        let stack = stack_bottom(t.stack_size)..STACK_TOP;
+        let mut fp = t.regs.rbp;
+        let mut n = 0;
+        while n < out.len() {
+            let Some(top) = fp.checked_add(16) else { break };
+            if fp % 8 != 0 || !stack.contains(&fp) || top > stack.end {
+                break;
+            }
+            let (Some(next), Some(ret)) = (
+                self.spaces.read_user_u64(pd, fp),
+                self.spaces.read_user_u64(pd, fp + 8),
+            ) else {
+                break;
+            };
+            if ret == 0 {
+                break;
+            }
+            out[n] = ret;
+            n += 1;
+            if next <= fp {
+                break;
+            }
+            fp = next;
+        }
+        n
+    }
+}
+
+/// Most return addresses in a fault report's backtrace.
+const BACKTRACE_DEPTH: usize = 8;
+
+/// ` bt=0x..,0x..` (return addresses, innermost first), or nothing.
+struct Backtrace<'a>(&'a [u64]);
+
+impl fmt::Display for Backtrace<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, ret) in self.0.iter().enumerate() {
+            let sep = if i == 0 { " bt=" } else { "," };
+            write!(f, "{sep}{ret:#x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// ` (potential stack overflow, stack_size=0x..)` for a fault in the guard
+/// page below a stack of that size, or nothing.
+struct Overflow(Option<u64>);
+
+impl fmt::Display for Overflow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(size) => write!(f, " (potential stack overflow, stack_size={size:#x})"),
+            None => Ok(()),
+        }
     }
 }
 

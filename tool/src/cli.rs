@@ -3,6 +3,7 @@
 use crate::build::{build, default_kernel_path, BuildOptions, Built};
 use crate::diag::{Diagnostic, Error};
 use crate::qemu::{self, Accel};
+use crate::symbolise::Symboliser;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -26,7 +27,10 @@ usage:
   build    validate, lay out and write one bootable ELF image
   report   like build, but print the report (to stdout, or --report FILE) and write no image
   run      build, then boot the image in QEMU with the console on this terminal;
-           exits with the status the system wrote to isa-debug-exit
+           fault reports are followed by the faulting function, source line and
+           backtrace (from the PDs' ELF files) and, for a stack overflow, the
+           stack_size to raise; exits with the status the system wrote to
+           isa-debug-exit
 
   --kernel        kernel ELF (default: $MANTLE_KERNEL, else
                   target/kernel/x86_64-unknown-none/release/mantle-kernel)
@@ -211,7 +215,17 @@ pub fn main(args: Vec<OsString>) -> i32 {
         );
         return 0;
     }
-    let code = run_image(&image, o.accel, o.timeout);
+    // Fault reports name functions and source lines from the PDs' ELFs
+    // (paths shown relative to the current folder).
+    let mut search = vec![system.parent().map(Path::to_path_buf).unwrap_or_default()];
+    search.extend(o.search.iter().cloned());
+    let symbols = Symboliser::from_system(
+        &built.system,
+        &system.display().to_string(),
+        &search,
+        std::env::current_dir().ok(),
+    );
+    let code = run_image(&image, o.accel, o.timeout, symbols);
     if temporary {
         let _ = std::fs::remove_file(&image);
     }
@@ -231,10 +245,15 @@ fn write_report(o: &Opts, built: &Built, to_stdout: bool) -> Result<(), i32> {
     }
 }
 
-fn run_image(image: &Path, accel: Option<Accel>, timeout: Option<Duration>) -> i32 {
+fn run_image(
+    image: &Path,
+    accel: Option<Accel>,
+    timeout: Option<Duration>,
+    symbols: Symboliser,
+) -> i32 {
     let (accel, why) = qemu::choose_accel(accel);
     qemu::announce(accel, &why);
-    let mut c = qemu::Command::new(image).accel(accel);
+    let mut c = qemu::Command::new(image).accel(accel).symbolise(symbols);
     if let Some(t) = timeout {
         c = c.timeout(t);
     }

@@ -30,7 +30,7 @@
 //! - **Small modules**: [`sdf`] (parse, compose, model, validate,
 //!   privilege, write), [`elf`], [`program`], [`layout`], [`spec`],
 //!   [`mod@build`], [`image`], [`report`], [`diagram`] (dot, svg),
-//!   [`qemu`], [`cli`].
+//!   [`qemu`], [`symbolise`] (fault reports from DWARF), [`cli`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -46,6 +46,7 @@ pub mod qemu;
 pub mod report;
 pub mod sdf;
 pub mod spec;
+pub mod symbolise;
 
 pub use build::{build, build_bytes, BuildOptions, Built};
 pub use diag::{Diagnostic, Error};

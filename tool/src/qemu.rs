@@ -17,6 +17,7 @@
 //! assert_eq!(t.outcome, mantle::qemu::Outcome::Guest(0));
 //! ```
 
+use crate::symbolise::Symboliser;
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -272,6 +273,7 @@ pub struct Command {
     timeout: Option<Duration>,
     extra: Vec<OsString>,
     input: Vec<Input>,
+    symbols: Option<Arc<Symboliser>>,
 }
 
 /// When a scripted [`Input`] step becomes due.
@@ -326,6 +328,7 @@ impl Command {
             timeout: None,
             extra: Vec::new(),
             input: Vec::new(),
+            symbols: None,
         }
     }
     /// Script console input for [`Command::spawn`] and
@@ -362,6 +365,14 @@ impl Command {
     /// Append an extra QEMU argument (e.g. `-icount shift=0`, a device).
     pub fn arg(mut self, a: impl Into<OsString>) -> Command {
         self.extra.push(a.into());
+        self
+    }
+    /// Symbolise fault reports: right after each `mantle: fault:` line the
+    /// console shows (live in [`Command::run_interactive`]; as lines of the
+    /// transcript in [`Command::spawn`] and [`Command::run_captured`]) come
+    /// the lines [`Symboliser::annotate`] makes of it.
+    pub fn symbolise(mut self, symbols: Symboliser) -> Command {
+        self.symbols = Some(Arc::new(symbols));
         self
     }
     /// Use another QEMU binary.
@@ -415,7 +426,8 @@ impl Command {
             thread::spawn(move || feed_input(steps, start, frx, stdin));
             Some(ftx)
         };
-        thread::spawn(move || read_console(stdout, start, tx, feed));
+        let symbols = self.symbols.clone();
+        thread::spawn(move || read_console(stdout, start, tx, feed, symbols));
         let err_thread = thread::spawn(move || {
             let mut s = Vec::new();
             let _ = stderr.read_to_end(&mut s);
@@ -439,11 +451,22 @@ impl Command {
     }
 
     /// Run with the console on this terminal (stdin, stdout and stderr
-    /// inherited) until QEMU exits or the timeout expires.
+    /// inherited) until QEMU exits or the timeout expires. With
+    /// [`Command::symbolise`], stdout passes through this process, which
+    /// adds the annotations after each fault report.
     pub fn run_interactive(&self) -> io::Result<Outcome> {
         let mut c = self.std_command();
         c.stderr(Stdio::piped());
+        if self.symbols.is_some() {
+            c.stdout(Stdio::piped());
+        }
         let mut child = c.spawn()?;
+        let out_thread = match (child.stdout.take(), self.symbols.clone()) {
+            (Some(out), Some(symbols)) => Some(thread::spawn(move || {
+                forward_console(out, io::stdout(), &symbols)
+            })),
+            _ => None,
+        };
         // Forward QEMU's stderr, keeping a copy to recognise its errors.
         let mut err = child.stderr.take().expect("piped");
         let err_thread = thread::spawn(move || {
@@ -476,6 +499,9 @@ impl Command {
             thread::sleep(Duration::from_millis(10));
         };
         let kept = err_thread.join().unwrap_or_default();
+        if let Some(t) = out_thread {
+            let _ = t.join();
+        }
         Ok(match status {
             Some(st) => Outcome::classify(st, &kept),
             None => Outcome::Timeout,
@@ -497,27 +523,67 @@ pub struct Running {
     stdin: Arc<Mutex<Option<ChildStdin>>>,
 }
 
-/// Read the console: complete lines to `lines`, every chunk of text (also
+/// `raw` without its line ending.
+fn strip_line_end(mut raw: &[u8]) -> &[u8] {
+    while let [rest @ .., b'\n' | b'\r'] = raw {
+        raw = rest;
+    }
+    raw
+}
+
+/// Copy the console from `out` to `to` as it arrives (unfinished lines,
+/// such as prompts, too), adding [`Symboliser::annotate`]'s lines after
+/// each complete fault report. Output errors are ignored (QEMU must never
+/// block on a full pipe); returns at the end of `out`.
+fn forward_console(mut out: impl Read, mut to: impl Write, symbols: &Symboliser) {
+    let mut buf = [0u8; 4096];
+    // The line being received (only its start is kept: reports are short).
+    let mut line: Vec<u8> = Vec::new();
+    loop {
+        let n = match out.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let mut chunk = &buf[..n];
+        while !chunk.is_empty() {
+            let end = chunk.iter().position(|&b| b == b'\n');
+            let (piece, rest) = chunk.split_at(end.map_or(chunk.len(), |i| i + 1));
+            let _ = to.write_all(piece);
+            if line.len() < 1 << 12 {
+                line.extend_from_slice(&piece[..piece.len().min((1 << 12) - line.len())]);
+            }
+            if end.is_some() {
+                let text = String::from_utf8_lossy(strip_line_end(&line)).into_owned();
+                for a in symbols.annotate(&text) {
+                    let _ = writeln!(to, "{a}");
+                }
+                line.clear();
+            }
+            chunk = rest;
+        }
+        let _ = to.flush();
+    }
+}
+
+/// Read the console: complete lines to `lines` (each fault report followed
+/// by its annotations, with `symbols`), every chunk of text (also
 /// unfinished lines, such as prompts) to the input script.
 fn read_console(
     mut out: impl Read,
     start: Instant,
     lines: Sender<Line>,
     feed: Option<Sender<String>>,
+    symbols: Option<Arc<Symboliser>>,
 ) {
     let mut buf = [0u8; 4096];
     let mut pending: Vec<u8> = Vec::new();
     let emit = |raw: &[u8]| {
-        let mut raw = raw;
-        while let [rest @ .., b'\n' | b'\r'] = raw {
-            raw = rest;
-        }
-        lines
-            .send(Line {
-                at: start.elapsed(),
-                text: String::from_utf8_lossy(raw).into_owned(),
-            })
-            .is_ok()
+        let at = start.elapsed();
+        let text = String::from_utf8_lossy(strip_line_end(raw)).into_owned();
+        let notes = symbols.as_ref().map(|s| s.annotate(&text));
+        std::iter::once(text)
+            .chain(notes.into_iter().flatten())
+            .all(|text| lines.send(Line { at, text }).is_ok())
     };
     loop {
         let n = match out.read(&mut buf) {
@@ -747,6 +813,50 @@ mod tests {
             s.join(" "),
             "-machine q35,accel=tcg -cpu qemu64 -m 512M -smp 1 -bios /usr/share/qemu/qboot.rom -nodefaults -no-user-config -display none -no-reboot -chardev stdio,id=con,mux=on,signal=off -device isa-debugcon,iobase=0xe9,chardev=con -device isa-serial,chardev=con,iobase=0x3f8,irq=4 -monitor none -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel x.img"
         );
+    }
+
+    const FAULT: &str = "mantle: fault: PD 'p' page fault ip=0x1 addr=0x2 error=0x6 (potential stack overflow, stack_size=0x2000)";
+    const ADVICE: &str = "mantle:   PD 'p' overflowed its stack of 0x2000 bytes: raise stack_size on its <protection_domain> (e.g. stack_size=\"0x4000\")";
+
+    /// Reads `chunks` one per `read` call.
+    struct Chunks(Vec<Vec<u8>>);
+    impl Read for Chunks {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Ok(0);
+            }
+            let c = self.0.remove(0);
+            buf[..c.len()].copy_from_slice(&c);
+            Ok(c.len())
+        }
+    }
+
+    fn split_console() -> Chunks {
+        let text = format!("boot\nprompt> {FAULT}\nafter\npartial");
+        let (a, b) = text.split_at(30);
+        Chunks(vec![a.into(), b.into()])
+    }
+
+    #[test]
+    fn captured_fault_reports_are_followed_by_annotations() {
+        let (tx, rx) = mpsc::channel();
+        let symbols = Arc::new(Symboliser::new(Vec::new(), None));
+        read_console(split_console(), Instant::now(), tx, None, Some(symbols));
+        let got: Vec<String> = rx.iter().map(|l| l.text).collect();
+        let fault_line = format!("prompt> {FAULT}");
+        assert_eq!(
+            got,
+            ["boot", fault_line.as_str(), ADVICE, "after", "partial"]
+        );
+    }
+
+    #[test]
+    fn forwarded_console_is_annotated_in_place() {
+        let mut out = Vec::new();
+        let symbols = Symboliser::new(Vec::new(), None);
+        forward_console(split_console(), &mut out, &symbols);
+        let want = format!("boot\nprompt> {FAULT}\n{ADVICE}\nafter\npartial");
+        assert_eq!(String::from_utf8(out).unwrap(), want);
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! `mantle::qemu`, so that tests, benchmarks and `mantle run` boot exactly
 //! the same machine.
 
-use crate::Result;
+use crate::{artifacts, Result};
 use mantle::qemu::{self, Accel};
+use mantle::symbolise::Symboliser;
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -24,7 +25,18 @@ pub fn accelerator() -> Accel {
 /// `input` is a console script: once the console shows each marker (in
 /// order), the bytes are typed.
 pub fn boot(image: &Path, timeout: Duration, input: &[(&str, &[u8])]) -> Result<Transcript> {
-    qemu::Command::new(image)
+    boot_with(image, timeout, input, None)
+}
+
+/// [`boot`], with fault reports followed by `symbols`' annotations in the
+/// transcript, as `mantle run` prints them.
+pub fn boot_with(
+    image: &Path,
+    timeout: Duration,
+    input: &[(&str, &[u8])],
+    symbols: Option<Symboliser>,
+) -> Result<Transcript> {
+    let mut c = qemu::Command::new(image)
         .accel(accelerator())
         .timeout(timeout)
         .input(
@@ -34,9 +46,29 @@ pub fn boot(image: &Path, timeout: Duration, input: &[(&str, &[u8])]) -> Result<
                     qemu::Input::after(*marker, Duration::from_millis(20), bytes.to_vec())
                 })
                 .collect(),
-        )
-        .run_captured()
+        );
+    if let Some(s) = symbols {
+        c = c.symbolise(s);
+    }
+    c.run_captured()
         .map_err(|e| format!("cannot run QEMU on {}: {e}", image.display()))
+}
+
+/// The symboliser for the system at `system` (its programs from the PD
+/// build; source paths relative to the repository), or `None` with a
+/// warning if the description cannot be read.
+pub fn symbols(system: &Path) -> Option<Symboliser> {
+    let search = [artifacts::pd_dir()];
+    match Symboliser::from_sdf_file(system, &search, Some(artifacts::root())) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            eprintln!(
+                "xtask: warning: fault reports of {} stay unsymbolised: {e}",
+                system.display()
+            );
+            None
+        }
+    }
 }
 
 /// The console with each line's arrival time, for logs.

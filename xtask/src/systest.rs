@@ -141,6 +141,11 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         system: "tests/systems/fault_unmapped.system",
         expect: &[
             "mantle: fault: PD 'victim' page fault",
+            // Symbolised: the faulting function and line (checked exactly
+            // by `victim_fault_names_its_line`), and the frame-pointer
+            // backtrace down to the runtime's entry.
+            "mantle:   #0 test_fault_victim::init at tests/pds/src/bin/fault_victim.rs:",
+            "__mantle_main at runtime/src/handler.rs:",
             "fault_unmapped: survivor round 5 of 5",
             "fault_unmapped: survivor ok",
             "fault_unmapped: ok",
@@ -149,13 +154,18 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         status: 0,
         last_line: None,
         input: &[],
-        extra: None,
+        extra: Some(victim_fault_names_its_line),
     },
     SystemTest {
         name: "stack_overflow",
         system: "tests/systems/stack_overflow.system",
         expect: &[
-            "(potential stack overflow)",
+            "(potential stack overflow, stack_size=0x2000)",
+            // Symbolised: the recursing function, at the faulting
+            // instruction and (frame-pointer walk) as its own caller.
+            "mantle:   #0 test_stack_overflow::recurse at tests/pds/src/bin/stack_overflow.rs:",
+            "mantle:   #1 test_stack_overflow::recurse at tests/pds/src/bin/stack_overflow.rs:",
+            "mantle:   PD 'overflow' overflowed its stack of 0x2000 bytes: raise stack_size on its <protection_domain> (e.g. stack_size=\"0x4000\") in tests/systems/stack_overflow.system:16",
             "stack_overflow: survivor ok",
             "stack_overflow: ok",
         ],
@@ -610,7 +620,7 @@ fn system_tests(only: Option<&str>) -> Result<(usize, usize)> {
 fn run_one(t: &SystemTest) -> Result {
     let system = system_file(t)?;
     let image = artifacts::image(&system, t.name)?;
-    let run = boot::boot(&image, TIMEOUT, t.input)?;
+    let run = boot::boot_with(&image, TIMEOUT, t.input, boot::symbols(&system))?;
     let log = artifacts::root()
         .join("target/images")
         .join(format!("{}.log", t.name));
@@ -625,6 +635,25 @@ fn run_one(t: &SystemTest) -> Result {
             problems.join("\n  "),
             log.display()
         ))
+    }
+}
+
+/// `fault_unmapped`: the symbolised report's `#0` names the victim's `init`
+/// at the line of its faulting load (found in the source, so editing the
+/// file does not break the test).
+fn victim_fault_names_its_line(lines: &[&str]) -> Vec<String> {
+    const SRC: &str = "tests/pds/src/bin/fault_victim.rs";
+    let load = std::fs::read_to_string(artifacts::root().join(SRC))
+        .ok()
+        .and_then(|t| t.lines().position(|l| l.contains("asm!(")));
+    let Some(i) = load else {
+        return vec![format!("no asm! load found in {SRC}")];
+    };
+    let want = format!("mantle:   #0 test_fault_victim::init at {SRC}:{}", i + 1);
+    if lines.contains(&want.as_str()) {
+        Vec::new()
+    } else {
+        vec![format!("missing: {want:?}")]
     }
 }
 

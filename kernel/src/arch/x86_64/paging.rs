@@ -7,7 +7,7 @@
 //! with a large page is never "small" in `vspace`: `pte_address` finds no
 //! 4 KiB entry for it, so it is switched by CR3 writes.)
 
-use mantle_abi::layout::{LARGE_PAGE_SIZE, PAGE_SIZE, PHYSMAP_BASE, PHYSMAP_SIZE};
+use mantle_abi::layout::{LARGE_PAGE_SIZE, PAGE_SIZE, PHYSMAP_BASE, PHYSMAP_SIZE, USER_TOP};
 
 use super::cpu::read_cr3;
 
@@ -121,6 +121,52 @@ pub fn pte_address(pml4: u64, vaddr: u64) -> Option<u64> {
         tbl = value & ADDR_MASK;
     }
     Some(tbl + ((vaddr >> 12) & 511) * 8)
+}
+
+/// Read the 8 bytes at user address `vaddr` through the page tables at
+/// `pml4`, the way the PD itself would read them: `None` unless `vaddr` is
+/// 8-byte aligned, below [`USER_TOP`], and every level of its translation
+/// is present and user-accessible, the page is cacheable (not device
+/// memory) and its frame lies in the direct map. Never faults: a bad
+/// address is a `None`, whatever the PD left in its registers.
+pub fn read_user_u64(pml4: u64, vaddr: u64) -> Option<u64> {
+    if vaddr % 8 != 0 || vaddr >= USER_TOP {
+        return None;
+    }
+    let mut tbl = pml4;
+    for level in [39u32, 30, 21, 12] {
+        if tbl >= PHYSMAP_SIZE {
+            return None;
+        }
+        let index = (vaddr >> level) & 511;
+        // SAFETY: `tbl` is a page-table frame of the PD's tables (built at
+        // boot by `map_range`) in the direct map (checked above); index <
+        // 512.
+        let value = unsafe { table(tbl).add(index as usize).read() };
+        if value & (PRESENT | USER) != PRESENT | USER {
+            return None;
+        }
+        let leaf = level == 12 || (level != 39 && value & PAGE_SIZE_BIT != 0);
+        if leaf {
+            if value & CACHE_DISABLE != 0 {
+                return None;
+            }
+            let page = 1u64 << level;
+            // A large-page entry keeps its PAT bit (12) in the address
+            // field: mask to the page size.
+            let paddr = (value & ADDR_MASK & !(page - 1)) + (vaddr & (page - 1));
+            if paddr.checked_add(8)? > PHYSMAP_SIZE {
+                return None;
+            }
+            // SAFETY: `paddr` is 8-byte aligned (so is `vaddr`, and pages
+            // are aligned) and in the direct map (checked above); it is
+            // cacheable memory the PD may read, mapped by the kernel at
+            // boot. A plain read of it has no side effects.
+            return Some(unsafe { (phys_to_virt(paddr) as *const u64).read() });
+        }
+        tbl = value & ADDR_MASK;
+    }
+    None
 }
 
 /// Clear the accessed bit of the PTE at physical `pte`; return whether it

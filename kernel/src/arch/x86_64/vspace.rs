@@ -209,6 +209,16 @@ impl AddressSpaces {
         }
     }
 
+    /// The 8 bytes at user address `vaddr` of PD `pd`, read through its
+    /// own page tables ([`paging::read_user_u64`]); `None` if the PD could
+    /// not read them, or it has no address space.
+    pub fn read_user_u64(&self, pd: usize, vaddr: u64) -> Option<u64> {
+        match self.spaces.get(pd)?.pml4 {
+            0 => None,
+            pml4 => paging::read_user_u64(pml4, vaddr),
+        }
+    }
+
     fn load(&mut self, pml4: u64) {
         self.loaded = pml4;
         // SAFETY: `pml4` is the live PML4 or a PD's, all built by

@@ -1,0 +1,668 @@
+//! Symbolised fault reports: the kernel's `mantle: fault:` line, explained
+//! from the PDs' ELF files.
+//!
+//! The kernel knows addresses only. For a PD without a fault handler it
+//! prints one line (see the design doc, "Fault reports"):
+//!
+//! ```text
+//! mantle: fault: PD 'victim' page fault (#PF) ip=0x200089 addr=0x30000000 error=0x4 bt=0x200879,0x20000c
+//! ```
+//!
+//! `bt=` lists the return addresses the kernel found on the PD's
+//! frame-pointer chain, innermost first; a fault in the guard page below
+//! the stack ends in `(potential stack overflow, stack_size=0x2000)`. A
+//! [`Symboliser`] knows each PD's program (its DWARF line tables, else its
+//! symbol table) and its `stack_size` in the SDF, and turns such a line into
+//! annotation lines:
+//!
+//! ```text
+//! mantle:   #0 test_fault_victim::init at tests/pds/src/bin/fault_victim.rs:23
+//! mantle:   #1 core::ops::function::FnOnce::call_once at /rustc/.../library/core/src/ops/function.rs:250
+//! mantle:   #2 mantle_runtime::handler::run at runtime/src/handler.rs:111
+//! mantle:   #3 __mantle_main at runtime/src/handler.rs:217
+//! mantle:   #4 _start
+//! ```
+//!
+//! `#0` is the faulting instruction; a frame inlined into its caller is
+//! followed by the caller at the call site, under the next number; a run of
+//! identical frames (recursion) is folded into one `#2..#8 the same` line.
+//! A stack overflow adds advice naming the `stack_size` to raise:
+//!
+//! ```text
+//! mantle:   PD 'overflow' overflowed its stack of 0x2000 bytes: raise stack_size on its <protection_domain> (e.g. stack_size="0x4000") in tests/systems/stack_overflow.system:16
+//! ```
+//!
+//! `mantle run` and captured runs ([`crate::qemu::Command::symbolise`])
+//! print these right after the fault line. Nothing here panics on odd
+//! input: an unknown PD, a bad number, a missing or odd ELF or DWARF just
+//! means less is printed.
+
+use crate::program::find_file;
+use crate::sdf::model::System;
+use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
+use std::borrow::Cow;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// What marks a kernel fault report.
+pub const FAULT_MARKER: &str = "mantle: fault: PD '";
+/// The prefix of every annotation line.
+pub const PREFIX: &str = "mantle:   ";
+/// Most backtrace entries read from one line (the kernel prints at most 8).
+const MAX_FRAMES: usize = 32;
+
+/// A kernel fault report, as parsed from its console line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FaultReport {
+    /// The PD's name.
+    pub pd: String,
+    /// What went wrong (`page fault`, ...).
+    pub kind: String,
+    /// The faulting instruction.
+    pub ip: Option<u64>,
+    /// The faulting address (page faults).
+    pub addr: Option<u64>,
+    /// Return addresses, innermost first.
+    pub backtrace: Vec<u64>,
+    /// The kernel saw a fault in the guard page below the stack.
+    pub overflow: bool,
+    /// The stack size the kernel reports with an overflow.
+    pub stack_size: Option<u64>,
+}
+
+fn parse_hex(s: &str) -> Option<u64> {
+    let digits = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"))?;
+    u64::from_str_radix(digits, 16).ok()
+}
+
+/// Parse a `mantle: fault:` line (anywhere in `line`, which may carry other
+/// output before it). `None` if it is not one; fields that do not parse are
+/// left out.
+pub fn parse_fault_line(line: &str) -> Option<FaultReport> {
+    let at = line.find(FAULT_MARKER)?;
+    let rest = &line[at + FAULT_MARKER.len()..];
+    let (pd, after) = rest.split_once("' ")?;
+    let mut r = FaultReport {
+        pd: pd.to_string(),
+        kind: after
+            .split_once(" ip=")
+            .map_or("", |(k, _)| k)
+            .trim()
+            .to_string(),
+        overflow: after.contains("potential stack overflow"),
+        ..FaultReport::default()
+    };
+    for word in after.split_whitespace() {
+        let word = word.trim_matches(|c| matches!(c, '(' | ')' | ',' | ';'));
+        let Some((key, value)) = word.split_once('=') else {
+            continue;
+        };
+        match key {
+            "ip" => r.ip = parse_hex(value),
+            "addr" => r.addr = parse_hex(value),
+            "stack_size" => r.stack_size = parse_hex(value),
+            "bt" => {
+                r.backtrace = value
+                    .split(',')
+                    .map_while(parse_hex)
+                    .take(MAX_FRAMES)
+                    .collect()
+            }
+            _ => {}
+        }
+    }
+    Some(r)
+}
+
+/// One PD the symboliser knows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PdSymbols {
+    /// Its name (as the kernel prints it).
+    pub name: String,
+    /// The ELF to read symbols from: its `path_for_symbols`, else its
+    /// program image.
+    pub elf: PathBuf,
+    /// Its stack size.
+    pub stack_size: u64,
+    /// Where its `stack_size` is set (`FILE:LINE`), for advice.
+    pub declared_at: Option<String>,
+    /// Generated by a composed subsystem (not written in the SDF).
+    pub generated: bool,
+}
+
+/// A PD's program, loaded on first use.
+enum Loaded {
+    NotYet,
+    Ready(Box<ElfInfo>),
+}
+
+type Reader = gimli::EndianArcSlice<gimli::RunTimeEndian>;
+
+/// What one ELF says about its addresses.
+struct ElfInfo {
+    dwarf: Option<addr2line::Context<Reader>>,
+    /// Function symbols: (address, size, name), sorted by address.
+    symbols: Vec<(u64, u64, String)>,
+}
+
+/// One frame of a symbolised address.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Frame {
+    /// The function (demangled), if known.
+    pub function: Option<String>,
+    /// `file:line`, if known.
+    pub location: Option<String>,
+}
+
+impl ElfInfo {
+    /// Read `path`; `None` if it is not a readable ELF. DWARF that does
+    /// not parse leaves only the symbol table.
+    fn load(path: &Path) -> Option<ElfInfo> {
+        let data = std::fs::read(path).ok()?;
+        let file = object::File::parse(&*data).ok()?;
+        let endian = if file.is_little_endian() {
+            gimli::RunTimeEndian::Little
+        } else {
+            gimli::RunTimeEndian::Big
+        };
+        let section = |id: gimli::SectionId| -> Result<Reader, gimli::Error> {
+            let bytes: Arc<[u8]> = file
+                .section_by_name(id.name())
+                .and_then(|s| s.uncompressed_data().ok())
+                .map_or_else(|| Arc::from(&[][..]), |d| Arc::from(&*d));
+            Ok(gimli::EndianArcSlice::new(bytes, endian))
+        };
+        let dwarf = gimli::Dwarf::load(section)
+            .ok()
+            .and_then(|d| addr2line::Context::from_dwarf(d).ok());
+        let mut symbols: Vec<(u64, u64, String)> = file
+            .symbols()
+            .filter(|s| s.kind() == SymbolKind::Text && s.address() != 0)
+            .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?.to_string())))
+            .collect();
+        symbols.sort();
+        Some(ElfInfo { dwarf, symbols })
+    }
+
+    /// The symbol covering `addr` (a sized symbol containing it, or an
+    /// unsized one at or below it with nothing in between).
+    fn symbol(&self, addr: u64) -> Option<String> {
+        let i = self.symbols.partition_point(|s| s.0 <= addr);
+        let (start, size, name) = self.symbols.get(i.checked_sub(1)?)?;
+        if *size != 0 && addr - start >= *size {
+            return None;
+        }
+        Some(addr2line::demangle_auto(Cow::from(name.as_str()), None).into_owned())
+    }
+
+    /// The frames at `addr`, innermost first (inlined functions, then the
+    /// function they were inlined into).
+    fn frames(&self, addr: u64, base: Option<&Path>) -> Vec<Frame> {
+        let mut out = Vec::new();
+        if let Some(ctx) = &self.dwarf {
+            if let Ok(mut it) = ctx.find_frames(addr).skip_all_loads() {
+                while let Ok(Some(f)) = it.next() {
+                    if out.len() == MAX_FRAMES {
+                        break;
+                    }
+                    out.push(Frame {
+                        function: f
+                            .function
+                            .as_ref()
+                            .and_then(|n| n.demangle().ok())
+                            .map(Cow::into_owned),
+                        location: f.location.as_ref().and_then(|l| location(l, base)),
+                    });
+                }
+            }
+        }
+        match out.last_mut() {
+            Some(f) if f.function.is_none() => f.function = self.symbol(addr),
+            Some(_) => {}
+            None => out.push(Frame {
+                function: self.symbol(addr),
+                location: None,
+            }),
+        }
+        out
+    }
+}
+
+/// `file:line` (the file relative to `base` where it lies inside it).
+fn location(l: &addr2line::Location<'_>, base: Option<&Path>) -> Option<String> {
+    let file = relative(l.file?, base);
+    Some(match l.line {
+        Some(line) => format!("{file}:{line}"),
+        None => file,
+    })
+}
+
+/// `path` relative to `base` if it lies inside it, else as it is.
+fn relative(path: &str, base: Option<&Path>) -> String {
+    base.and_then(|b| Path::new(path).strip_prefix(b).ok())
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| path.to_string(), |p| p.display().to_string())
+}
+
+/// A stack size to suggest instead of `size`: double it, in whole pages.
+fn suggested_stack_size(size: u64) -> u64 {
+    size.max(0x1000)
+        .saturating_mul(2)
+        .checked_next_power_of_two()
+        .unwrap_or(!0xfff)
+}
+
+/// Turns kernel fault reports into annotated ones (see the module
+/// documentation). Cheap to build: a PD's ELF is read at its first fault.
+pub struct Symboliser {
+    pds: Vec<PdSymbols>,
+    loaded: Vec<Mutex<Loaded>>,
+    /// Source paths are shown relative to this folder.
+    base: Option<PathBuf>,
+}
+
+impl fmt::Debug for Symboliser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Symboliser")
+            .field("pds", &self.pds)
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Symboliser {
+    /// A symboliser for `pds`; source paths inside `base` are shown
+    /// relative to it.
+    pub fn new(pds: Vec<PdSymbols>, base: Option<PathBuf>) -> Symboliser {
+        let loaded = pds.iter().map(|_| Mutex::new(Loaded::NotYet)).collect();
+        Symboliser { pds, loaded, base }
+    }
+
+    /// The PDs of `system` (read from the SDF named `sdf`), their programs
+    /// looked up in `search` as `mantle build` does. A PD whose ELF is not
+    /// found is left out.
+    pub fn from_system(
+        system: &System,
+        sdf: &str,
+        search: &[PathBuf],
+        base: Option<PathBuf>,
+    ) -> Symboliser {
+        let shown = relative(sdf, base.as_deref());
+        let pds = system
+            .pds
+            .iter()
+            .filter_map(|pd| {
+                let image = pd.program_image.as_ref()?;
+                let elf = image
+                    .path_for_symbols
+                    .as_deref()
+                    .and_then(|p| find_file(p, search).ok())
+                    .or_else(|| find_file(&image.path, search).ok())?;
+                let line = pd.attrs.get("stack_size", pd.pos).line;
+                Some(PdSymbols {
+                    name: pd.name.clone(),
+                    elf,
+                    stack_size: pd.stack_size,
+                    declared_at: Some(if line > 0 {
+                        format!("{shown}:{line}")
+                    } else {
+                        shown.clone()
+                    }),
+                    generated: pd.generated,
+                })
+            })
+            .collect();
+        Symboliser::new(pds, base)
+    }
+
+    /// Read the SDF at `sdf` (checked as `mantle check` does; program
+    /// images are looked up beside it, then in `search`) and build
+    /// [`Symboliser::from_system`].
+    pub fn from_sdf_file(
+        sdf: &Path,
+        search: &[PathBuf],
+        base: Option<PathBuf>,
+    ) -> Result<Symboliser, crate::Error> {
+        let name = sdf.display().to_string();
+        let bytes = std::fs::read(sdf).map_err(|e| {
+            crate::Error::msg(&name, format!("cannot read system description: {e}"))
+        })?;
+        let mut dirs = vec![sdf.parent().map(Into::into).unwrap_or_default()];
+        dirs.extend(search.iter().cloned());
+        let (system, _) = crate::sdf::load_bytes(&name, &bytes, &dirs)?;
+        Ok(Symboliser::from_system(&system, &name, &dirs, base))
+    }
+
+    /// The PDs known.
+    pub fn pds(&self) -> &[PdSymbols] {
+        &self.pds
+    }
+
+    /// The frames at `addr` in PD `pd`'s program (empty if the PD or its
+    /// ELF is unknown).
+    pub fn frames(&self, pd: &str, addr: u64) -> Vec<Frame> {
+        let Some(i) = self.pds.iter().position(|p| p.name == pd) else {
+            return Vec::new();
+        };
+        let Ok(mut slot) = self.loaded[i].lock() else {
+            return Vec::new();
+        };
+        if let Loaded::NotYet = *slot {
+            match ElfInfo::load(&self.pds[i].elf) {
+                Some(d) => *slot = Loaded::Ready(Box::new(d)),
+                None => return Vec::new(),
+            }
+        }
+        match &*slot {
+            Loaded::Ready(d) => d.frames(addr, self.base.as_deref()),
+            Loaded::NotYet => Vec::new(),
+        }
+    }
+
+    /// The annotation lines for console line `line` (without line endings;
+    /// none unless it is a fault report).
+    pub fn annotate(&self, line: &str) -> Vec<String> {
+        let Some(r) = parse_fault_line(line) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        // The faulting instruction itself, then each return address, looked
+        // up one byte back: inside the call instruction, not after it.
+        let addrs =
+            r.ip.into_iter()
+                .chain(r.backtrace.iter().map(|a| a.saturating_sub(1)));
+        let mut n = 0;
+        let mut last: Option<String> = None;
+        let mut repeats = 0;
+        for addr in addrs {
+            for f in self.frames(&r.pd, addr) {
+                let text = match (&f.function, &f.location) {
+                    (Some(func), Some(loc)) => format!("{func} at {loc}"),
+                    (Some(func), None) => func.clone(),
+                    (None, Some(loc)) => format!("{addr:#x} at {loc}"),
+                    (None, None) => format!("{addr:#x}"),
+                };
+                if last.as_ref() == Some(&text) {
+                    repeats += 1;
+                } else {
+                    flush_repeats(&mut out, n, repeats);
+                    repeats = 0;
+                    out.push(format!("{PREFIX}#{n} {text}"));
+                    last = Some(text);
+                }
+                n += 1;
+            }
+        }
+        flush_repeats(&mut out, n, repeats);
+        if r.overflow {
+            out.push(format!("{PREFIX}{}", self.overflow_advice(&r)));
+        }
+        out
+    }
+
+    fn overflow_advice(&self, r: &FaultReport) -> String {
+        let known = self.pds.iter().find(|p| p.name == r.pd);
+        let size = known.map(|p| p.stack_size).or(r.stack_size);
+        let mut s = format!("PD '{}' overflowed its stack", r.pd);
+        if let Some(size) = size {
+            s.push_str(&format!(" of {size:#x} bytes"));
+        }
+        s.push_str(": raise stack_size on its <protection_domain>");
+        if let Some(size) = size {
+            s.push_str(&format!(
+                " (e.g. stack_size=\"{:#x}\")",
+                suggested_stack_size(size)
+            ));
+        }
+        if let Some(at) = known.and_then(|p| p.declared_at.as_ref()) {
+            s.push_str(&format!(" in {at}"));
+            if known.is_some_and(|p| p.generated) {
+                s.push_str(
+                    " (a composed subsystem generates this PD: declare it there to set its stack_size)",
+                );
+            }
+        }
+        s
+    }
+}
+
+/// After a run of identical frames: say how many more there were.
+fn flush_repeats(out: &mut Vec<String>, next: usize, repeats: usize) {
+    if repeats > 0 {
+        let first = next - repeats;
+        let last = next - 1;
+        out.push(match repeats {
+            1 => format!("{PREFIX}#{first} the same"),
+            _ => format!("{PREFIX}#{first}..#{last} the same"),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_lines_parse() {
+        let cases: &[(&str, Option<FaultReport>)] = &[
+            (
+                "mantle: fault: PD 'victim' page fault ip=0x2012a3 addr=0x30000000 error=0x4 bt=0x2013f0,0x200016",
+                Some(FaultReport {
+                    pd: "victim".into(),
+                    kind: "page fault".into(),
+                    ip: Some(0x2012a3),
+                    addr: Some(0x3000_0000),
+                    backtrace: vec![0x2013f0, 0x200016],
+                    overflow: false,
+                    stack_size: None,
+                }),
+            ),
+            (
+                "mantle: fault: PD 'overflow' page fault ip=0x200100 addr=0x7fffffffcff8 error=0x6 bt=0x200120 (potential stack overflow, stack_size=0x2000)",
+                Some(FaultReport {
+                    pd: "overflow".into(),
+                    kind: "page fault".into(),
+                    ip: Some(0x200100),
+                    addr: Some(0x7fff_ffff_cff8),
+                    backtrace: vec![0x200120],
+                    overflow: true,
+                    stack_size: Some(0x2000),
+                }),
+            ),
+            // The old format (no backtrace), and other output before it.
+            (
+                "[1] junk mantle: fault: PD 'a b' invalid opcode ip=0x10 addr=0x0 error=0x0 (potential stack overflow)",
+                Some(FaultReport {
+                    pd: "a b".into(),
+                    kind: "invalid opcode".into(),
+                    ip: Some(0x10),
+                    addr: Some(0),
+                    overflow: true,
+                    ..FaultReport::default()
+                }),
+            ),
+            // Bad numbers are left out; a bad backtrace entry ends the list.
+            (
+                "mantle: fault: PD 'x' page fault ip=zz addr=0x error=0x1 bt=0x1,nope,0x3 stack_size=0x",
+                Some(FaultReport {
+                    pd: "x".into(),
+                    kind: "page fault".into(),
+                    backtrace: vec![1],
+                    ..FaultReport::default()
+                }),
+            ),
+            (
+                "mantle: fault: PD 'x' ip=0xffffffffffffffffff",
+                Some(FaultReport {
+                    pd: "x".into(),
+                    ..FaultReport::default()
+                }),
+            ),
+            ("mantle: fault: PD 'unterminated", None),
+            ("mantle: all 3 PDs initialised", None),
+            ("", None),
+        ];
+        for (line, want) in cases {
+            assert_eq!(&parse_fault_line(line), want, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn garbage_lines_do_not_panic() {
+        let s = Symboliser::new(Vec::new(), None);
+        let bt = format!("bt={}", vec!["0x1"; 1000].join(","));
+        for line in [
+            "mantle: fault: PD '",
+            "mantle: fault: PD '' ",
+            "mantle: fault: PD 'é' \u{0} ip= bt=, stack_size=0xffffffffffffffff (potential stack overflow",
+            "mantle: fault: PD 'x' page fault ip=0x0 bt=0x0,0x0",
+            &format!("mantle: fault: PD 'x' page fault ip=0x1 {bt} (potential stack overflow)"),
+            "mantle: fault: PD 'x' page fault ip=0x1 stack_size=0xfffffffffffff000 (potential stack overflow)",
+        ] {
+            let _ = s.annotate(line);
+        }
+        let r = parse_fault_line(&format!("mantle: fault: PD 'x' k ip=0x1 {bt}")).unwrap();
+        assert_eq!(r.backtrace.len(), MAX_FRAMES);
+    }
+
+    #[test]
+    fn unknown_pd_prints_addresses_and_generic_advice() {
+        let s = Symboliser::new(Vec::new(), None);
+        let a = s.annotate(
+            "mantle: fault: PD 'ghost' page fault ip=0x200100 addr=0x0 error=0x6 bt=0x200120 (potential stack overflow, stack_size=0x2000)",
+        );
+        assert_eq!(
+            a,
+            [
+                "mantle:   PD 'ghost' overflowed its stack of 0x2000 bytes: raise stack_size on its <protection_domain> (e.g. stack_size=\"0x4000\")"
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_elf_prints_less() {
+        let s = Symboliser::new(
+            vec![PdSymbols {
+                name: "a".into(),
+                elf: PathBuf::from("/nonexistent/mantle-test.elf"),
+                stack_size: 0x3000,
+                declared_at: Some("x.system:4".into()),
+                generated: false,
+            }],
+            None,
+        );
+        let a = s.annotate(
+            "mantle: fault: PD 'a' page fault ip=0x1 addr=0x0 error=0x6 (potential stack overflow, stack_size=0x3000)",
+        );
+        assert_eq!(a, ["mantle:   PD 'a' overflowed its stack of 0x3000 bytes: raise stack_size on its <protection_domain> (e.g. stack_size=\"0x8000\") in x.system:4"]);
+    }
+
+    #[test]
+    fn not_an_elf_prints_less() {
+        let dir = tempfile::tempdir().unwrap();
+        let elf = dir.path().join("junk.elf");
+        std::fs::write(&elf, b"\x7fELF\x02\x01\x01 this is not really an ELF").unwrap();
+        let s = Symboliser::new(
+            vec![PdSymbols {
+                name: "a".into(),
+                elf,
+                stack_size: 0x1000,
+                declared_at: None,
+                generated: false,
+            }],
+            None,
+        );
+        assert!(s
+            .annotate("mantle: fault: PD 'a' page fault ip=0x1 bt=0x2")
+            .is_empty());
+    }
+
+    #[test]
+    fn suggested_sizes_double_in_pages() {
+        assert_eq!(suggested_stack_size(0x2000), 0x4000);
+        assert_eq!(suggested_stack_size(0x3000), 0x8000);
+        assert_eq!(suggested_stack_size(0), 0x2000);
+        assert_eq!(suggested_stack_size(u64::MAX), !0xfff);
+    }
+
+    #[test]
+    fn paths_inside_the_base_are_relative() {
+        let base = Path::new("/work/x");
+        assert_eq!(relative("/work/x/a/b.rs", Some(base)), "a/b.rs");
+        assert_eq!(relative("/work/xy/b.rs", Some(base)), "/work/xy/b.rs");
+        assert_eq!(
+            relative("/rustc/abc/core.rs", Some(base)),
+            "/rustc/abc/core.rs"
+        );
+        assert_eq!(relative("/work/x", Some(base)), "/work/x");
+        assert_eq!(relative("a.rs", None), "a.rs");
+    }
+
+    /// A function to find in this test binary's own DWARF.
+    #[inline(never)]
+    fn probe_function(x: u64) -> u64 {
+        std::hint::black_box(x).wrapping_mul(3)
+    }
+
+    #[test]
+    fn symbolises_this_test_binary() {
+        assert_eq!(probe_function(2), 6);
+        let exe = std::env::current_exe().unwrap();
+        let data = std::fs::read(&exe).unwrap();
+        let file = object::File::parse(&*data).unwrap();
+        // The probe's address in the ELF (link-time, as PDs are linked).
+        let probe = file
+            .symbols()
+            .find(|s| {
+                s.name().is_ok_and(|n| {
+                    addr2line::demangle_auto(Cow::from(n), None)
+                        .ends_with("symbolise::tests::probe_function")
+                })
+            })
+            .expect("the probe's symbol")
+            .address();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let s = Symboliser::new(
+            vec![PdSymbols {
+                name: "me".into(),
+                elf: exe,
+                stack_size: 0x2000,
+                declared_at: Some("tests/me.system:3".into()),
+                generated: false,
+            }],
+            Some(root.to_path_buf()),
+        );
+        let frames = s.frames("me", probe);
+        let f = frames.last().expect("a frame");
+        assert!(
+            f.function
+                .as_deref()
+                .is_some_and(|n| n.ends_with("symbolise::tests::probe_function")),
+            "{frames:?}"
+        );
+        let loc = f.location.as_deref().unwrap_or("");
+        assert!(loc.starts_with("tool/src/symbolise.rs:"), "{frames:?}");
+        // A report at the probe, with the probe's address (+1: return
+        // addresses are looked up one byte back) as its caller.
+        let line = format!(
+            "mantle: fault: PD 'me' page fault ip={probe:#x} addr=0x1ff000 error=0x6 bt={:#x} (potential stack overflow, stack_size=0x2000)",
+            probe + 1
+        );
+        let a = s.annotate(&line);
+        assert!(a[0].starts_with("mantle:   #0 "), "{a:?}");
+        assert!(
+            a[0].contains("probe_function at tool/src/symbolise.rs:"),
+            "{a:?}"
+        );
+        assert!(a.iter().any(|l| l == "mantle:   #1 the same"), "{a:?}");
+        assert_eq!(
+            a.last().unwrap(),
+            "mantle:   PD 'me' overflowed its stack of 0x2000 bytes: raise stack_size on its <protection_domain> (e.g. stack_size=\"0x4000\") in tests/me.system:3"
+        );
+        // An address in no function: no panic, at most a bare address.
+        for frame in s.frames("me", u64::MAX - 7) {
+            assert!(frame.location.is_none(), "{frame:?}");
+        }
+    }
+}
