@@ -28,6 +28,9 @@ use super::{Graph, NodeKind, Style};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
+/// A polyline.
+type Points = Vec<(f64, f64)>;
+
 /// Space around the picture.
 pub const MARGIN: f64 = 24.0;
 /// A line's lanes run this far from the boxes beside them.
@@ -887,7 +890,7 @@ fn route_all(
     g: &Graph,
     r: &[Rect],
     clusters: &[Option<Rect>],
-) -> Vec<(Vec<(f64, f64)>, Option<Label>)> {
+) -> Vec<(Points, Option<Label>)> {
     let cl: Vec<Rect> = clusters.iter().flatten().copied().collect();
     let titles: Vec<Rect> = cl
         .iter()

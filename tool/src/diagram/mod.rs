@@ -1,7 +1,7 @@
 //! `mantle diagram`: a picture of a system.
 //!
 //! [`graph`] turns a checked [`System`] into a small graph model, which
-//! [`dot`] writes as Graphviz DOT and [`svg`] lays out and draws itself
+//! [`dot`] writes as Graphviz DOT and [`svg`] draws from [`layout`]
 //! (no Graphviz needed: the layout is simple and deterministic, so the
 //! golden tests hold on any machine).
 //!
