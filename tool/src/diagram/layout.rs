@@ -886,11 +886,7 @@ fn simplify(pts: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
 /// or subsystem border, preferring spots that hide no other line and are
 /// near the line's middle. A line that a label still hides is routed
 /// again round every other label, and labelled again; a few rounds of that.
-fn route_all(
-    g: &Graph,
-    r: &[Rect],
-    clusters: &[Option<Rect>],
-) -> Vec<(Points, Option<Label>)> {
+fn route_all(g: &Graph, r: &[Rect], clusters: &[Option<Rect>]) -> Vec<(Points, Option<Label>)> {
     let cl: Vec<Rect> = clusters.iter().flatten().copied().collect();
     let titles: Vec<Rect> = cl
         .iter()
