@@ -1,5 +1,5 @@
-//! Install what a fresh machine lacks: QEMU (with qboot) and the bare-metal
-//! Rust target. Each check is cheap, so every command runs them.
+//! Install what a fresh machine lacks: QEMU (with qboot), rsvg-convert and
+//! the bare-metal Rust target. Each check is cheap, so every command runs them.
 
 use crate::Result;
 use std::path::Path;
@@ -10,6 +10,7 @@ pub const QBOOT: &str = "/usr/share/qemu/qboot.rom";
 
 pub fn ensure_all() -> Result {
     ensure_qemu()?;
+    ensure_rsvg()?;
     ensure_target()?;
     ensure_components()
 }
@@ -25,7 +26,32 @@ fn ensure_qemu() -> Result {
     if have("qemu-system-x86_64") && Path::new(QBOOT).exists() {
         return Ok(());
     }
-    eprintln!("xtask: installing qemu-system-x86 (apt-get) ...");
+    apt_install(&["qemu-system-x86", "qemu-system-data"])?;
+    if have("qemu-system-x86_64") && Path::new(QBOOT).exists() {
+        Ok(())
+    } else {
+        Err(format!(
+            "qemu-system-x86_64 or {QBOOT} is still missing after apt-get"
+        ))
+    }
+}
+
+/// `rsvg-convert`, which turns the example diagrams into PNGs a person can
+/// look at (see `systest::diagrams`), and a font for their text.
+fn ensure_rsvg() -> Result {
+    if have("rsvg-convert") {
+        return Ok(());
+    }
+    apt_install(&["librsvg2-bin", "fonts-dejavu-core"])?;
+    if have("rsvg-convert") {
+        Ok(())
+    } else {
+        Err("rsvg-convert is still missing after apt-get install librsvg2-bin".into())
+    }
+}
+
+fn apt_install(packages: &[&str]) -> Result {
+    eprintln!("xtask: installing {} (apt-get) ...", packages.join(" "));
     let sudo: &[&str] = if is_root() { &[] } else { &["sudo"] };
     let run = |args: &[&str]| -> Result {
         let mut argv: Vec<&str> = sudo.to_vec();
@@ -42,21 +68,9 @@ fn ensure_qemu() -> Result {
         }
     };
     run(&["apt-get", "update", "-qq"])?;
-    run(&[
-        "apt-get",
-        "install",
-        "-y",
-        "-qq",
-        "qemu-system-x86",
-        "qemu-system-data",
-    ])?;
-    if have("qemu-system-x86_64") && Path::new(QBOOT).exists() {
-        Ok(())
-    } else {
-        Err(format!(
-            "qemu-system-x86_64 or {QBOOT} is still missing after apt-get"
-        ))
-    }
+    let mut install = vec!["apt-get", "install", "-y", "-qq"];
+    install.extend_from_slice(packages);
+    run(&install)
 }
 
 fn is_root() -> bool {

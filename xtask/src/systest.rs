@@ -460,37 +460,117 @@ pub fn test_all(args: &[String]) -> Result {
     }
 }
 
-/// Draw every example (SVG and DOT) into `target/diagrams/`: a description
-/// the tool cannot draw fails the run.
+/// Draw every example system (SVG and DOT) into `target/diagrams/` and
+/// render each SVG to PNG with `rsvg-convert`, for a person to look at. A
+/// description the tool cannot draw, a layout the tool's own check faults
+/// (a line through a box, overlapping labels: `mantle diagram` warns), and
+/// a PNG that is missing or blank fail the run.
 fn diagrams() -> Result {
     let out = artifacts::root().join("target/diagrams");
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let examples = artifacts::root().join("examples");
-    let mut names: Vec<String> = std::fs::read_dir(&examples)
+    let mut systems: Vec<PathBuf> = Vec::new();
+    for dir in std::fs::read_dir(&examples)
         .map_err(|e| format!("cannot list {}: {e}", examples.display()))?
-        .filter_map(|d| d.ok()?.file_name().into_string().ok())
-        .collect();
-    names.sort();
-    let tool = artifacts::tool()?;
-    let mut drawn = 0;
-    for name in names {
-        let system = examples.join(&name).join(format!("{name}.system"));
-        if !system.exists() {
-            continue;
+    {
+        let dir = dir.map_err(|e| format!("cannot list {}: {e}", examples.display()))?;
+        for f in std::fs::read_dir(dir.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if f.path().extension().is_some_and(|e| e == "system") {
+                systems.push(f.path());
+            }
         }
-        for ext in ["svg", "dot"] {
-            let mut c = Command::new(&tool);
-            c.arg("diagram")
-                .arg(&system)
-                .arg("-o")
-                .arg(out.join(format!("{name}.{ext}")))
-                .arg("--search-path")
-                .arg(artifacts::pd_dir());
-            artifacts::run(c, &format!("mantle diagram {}", system.display()))?;
-        }
-        drawn += 1;
     }
-    eprintln!("xtask: drew {drawn} example systems into {}", out.display());
+    systems.sort();
+    let tool = artifacts::tool()?;
+    for system in &systems {
+        // serial.composed.system -> serial.composed.svg
+        let stem = system.file_stem().unwrap_or_default().to_string_lossy();
+        for ext in ["svg", "dot"] {
+            let what = format!("mantle diagram {} ({ext})", system.display());
+            let o = Command::new(&tool)
+                .arg("diagram")
+                .arg(system)
+                .arg("-o")
+                .arg(out.join(format!("{stem}.{ext}")))
+                .arg("--search-path")
+                .arg(artifacts::pd_dir())
+                .output()
+                .map_err(|e| format!("cannot run {what}: {e}"))?;
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            eprint!("{stderr}");
+            if !o.status.success() {
+                return Err(format!("{what} failed ({})", o.status));
+            }
+            if stderr.contains("warning: diagram:") {
+                return Err(format!(
+                    "{what}: the layout check found problems (above); fix the layout in tool/src/diagram/layout.rs"
+                ));
+            }
+        }
+        let svg = out.join(format!("{stem}.svg"));
+        let png = out.join(format!("{stem}.png"));
+        let _ = std::fs::remove_file(&png);
+        let mut c = Command::new("rsvg-convert");
+        c.arg(&svg).arg("-o").arg(&png);
+        artifacts::run(c, &format!("rsvg-convert {}", svg.display()))?;
+        check_png(&png)?;
+    }
+    eprintln!(
+        "xtask: drew {} example systems into {} (SVG, DOT, and PNG to look at)",
+        systems.len(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// A PNG that exists and shows something: sane dimensions, and both dark
+/// pixels (text, lines) and light ones (background).
+fn check_png(path: &std::path::Path) -> Result {
+    let bad = |why: String| format!("{}: {why}", path.display());
+    let file = std::fs::File::open(path).map_err(|e| bad(format!("missing: {e}")))?;
+    let mut dec = png::Decoder::new(std::io::BufReader::new(file));
+    dec.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = dec
+        .read_info()
+        .map_err(|e| bad(format!("not a PNG: {e}")))?;
+    let mut buf = vec![0; reader.output_buffer_size().unwrap_or(0)];
+    let info = reader
+        .next_frame(&mut buf)
+        .map_err(|e| bad(format!("cannot decode: {e}")))?;
+    let (w, h) = (info.width, info.height);
+    if w < 100 || h < 100 {
+        return Err(bad(format!("{w}x{h} pixels is too small for a diagram")));
+    }
+    let channels = info.color_type.samples();
+    let (mut dark, mut light) = (0usize, 0usize);
+    for px in buf[..info.buffer_size()].chunks_exact(channels) {
+        // Grey or RGB, with alpha: transparent counts as light.
+        let alpha = if channels % 2 == 0 {
+            px[channels - 1]
+        } else {
+            255
+        };
+        let v = if channels >= 3 {
+            (u32::from(px[0]) + u32::from(px[1]) + u32::from(px[2])) / 3
+        } else {
+            u32::from(px[0])
+        };
+        if alpha < 128 || v > 200 {
+            light += 1;
+        } else if v < 100 {
+            dark += 1;
+        }
+    }
+    let total = (w * h) as usize;
+    if dark < total / 1000 || light < total / 2 {
+        return Err(bad(format!(
+            "looks blank ({dark} dark and {light} light pixels of {total}); open it and see"
+        )));
+    }
     Ok(())
 }
 
@@ -774,5 +854,33 @@ mod tests {
                 t.system
             );
         }
+    }
+
+    /// A 200x200 grey PNG in the temp dir, white but for `dark` black rows.
+    fn png_with(name: &str, dark: u32) -> PathBuf {
+        let path = std::env::temp_dir().join(format!("xtask-{}-{name}.png", std::process::id()));
+        let file = std::fs::File::create(&path).unwrap();
+        let mut enc = png::Encoder::new(std::io::BufWriter::new(file), 200, 200);
+        enc.set_color(png::ColorType::Grayscale);
+        let mut px = vec![255u8; 200 * 200];
+        px[..(200 * dark) as usize].fill(0);
+        enc.write_header().unwrap().write_image_data(&px).unwrap();
+        path
+    }
+
+    #[test]
+    fn png_check_rejects_blank_missing_and_junk() {
+        let ok = png_with("ok", 10);
+        assert_eq!(check_png(&ok), Ok(()));
+        let blank = png_with("blank", 0);
+        assert!(check_png(&blank).unwrap_err().contains("looks blank"));
+        let black = png_with("black", 200);
+        assert!(check_png(&black).unwrap_err().contains("looks blank"));
+        std::fs::write(&blank, b"not a png").unwrap();
+        assert!(check_png(&blank).unwrap_err().contains("not a PNG"));
+        for p in [&ok, &blank, &black] {
+            std::fs::remove_file(p).unwrap();
+        }
+        assert!(check_png(&ok).unwrap_err().contains("missing"));
     }
 }

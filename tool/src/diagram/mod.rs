@@ -1,7 +1,7 @@
 //! `mantle diagram`: a picture of a system.
 //!
 //! [`graph`] turns a checked [`System`] into a small graph model, which
-//! [`dot`] writes as Graphviz DOT and [`svg`] lays out and draws itself
+//! [`dot`] writes as Graphviz DOT and [`svg`] draws from [`layout`]
 //! (no Graphviz needed: the layout is simple and deterministic, so the
 //! golden tests hold on any machine).
 //!
@@ -23,9 +23,10 @@
 //! - A child PD is joined to its parent by a dotted "parent" arrow.
 
 pub mod dot;
+pub mod layout;
 pub mod svg;
 
-use crate::diag::{Diagnostic, Error};
+use crate::diag::{Diagnostic, Error, Pos, Severity};
 use crate::sdf::compose::Kind;
 use crate::sdf::model::{IrqKind, System};
 use mantle_abi::bootdesc::{PERM_R, PERM_W, PERM_X};
@@ -432,6 +433,18 @@ pub fn render_file(
         .file_name()
         .map_or(name.clone(), |f| f.to_string_lossy().into_owned());
     let g = graph(&sys, &title);
-    let text = if dot { dot::write(&g) } else { svg::write(&g) };
-    Ok((text, d.into_vec()))
+    let mut d = d.into_vec();
+    let text = if dot {
+        dot::write(&g)
+    } else {
+        let l = layout::layout(&g);
+        d.extend(l.problems().into_iter().map(|p| Diagnostic {
+            severity: Severity::Warning,
+            file: name.clone(),
+            pos: Pos::NONE,
+            message: format!("diagram: {p} (the SVG is written anyway; please report this layout)"),
+        }));
+        svg::draw(&l)
+    };
+    Ok((text, d))
 }
