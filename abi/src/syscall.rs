@@ -178,10 +178,10 @@ impl Status {
             Status::NoReplyPending => "no reply pending",
             Status::CalleeFailed => "callee failed",
             Status::InvalidAddress => "invalid address",
-            Status::NotifyNotPermitted => "this end may not notify",
-            Status::PpcallNotPermitted => "this end may not ppcall",
-            Status::NotAChannel => "the id is an IRQ, not a channel",
-            Status::NotAnIrq => "the id is a channel, not an IRQ",
+            Status::NotifyNotPermitted => "notify not permitted",
+            Status::PpcallNotPermitted => "ppcall not permitted",
+            Status::NotAChannel => "not a channel",
+            Status::NotAnIrq => "not an IRQ",
         }
     }
 }
