@@ -3,9 +3,9 @@
 //! Everything two Mantle components must agree on lives here and nowhere
 //! else: syscall numbers and register conventions ([`syscall`]), system limits
 //! ([`limits`]), the user and physical address-space layout ([`layout`]), the
-//! IPC buffer and message format ([`ipc`]), fault reports ([`fault`]) and the
-//! boot description that `mantle build` writes and the kernel reads
-//! ([`bootdesc`]).
+//! IPC buffer and message format ([`ipc`]), fault reports ([`fault`]), the
+//! kernel's power-off statuses ([`exit`]) and the boot description that
+//! `mantle build` writes and the kernel reads ([`bootdesc`]).
 //!
 //! ## Design principles
 //! - **One definition.** A constant defined here is never re-typed elsewhere.
@@ -23,6 +23,7 @@
 extern crate alloc;
 
 pub mod bootdesc;
+pub mod exit;
 pub mod fault;
 pub mod ipc;
 pub mod layout;

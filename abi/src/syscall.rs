@@ -78,6 +78,18 @@ pub const EVENT_FAULT: u64 = 3;
 
 /// Status codes. They are returned in `rax` as the two's complement of the
 /// code, so every error is a "negative" `u64`, distinct from event kinds.
+///
+/// A syscall on a channel id fails with exactly one reason, checked in this
+/// order: [`Status::NoSuchChannel`] (nothing is granted on the id), then the
+/// kind of the id ([`Status::NotAChannel`] for NOTIFY or PPCALL on an IRQ,
+/// [`Status::NotAnIrq`] for IRQ_ACK on a channel), then the right
+/// ([`Status::NotifyNotPermitted`], [`Status::PpcallNotPermitted`]).
+///
+/// There is no status for "the peer is not of higher priority": a boot
+/// description with `pp` towards a PD of equal or lower priority is
+/// rejected by the tool and again by the kernel's boot checks
+/// (`BootDescription::parse`), and priorities never change at run time, so
+/// a PPCALL can never meet that case.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u64)]
 pub enum Status {
@@ -85,9 +97,10 @@ pub enum Status {
     Ok = 0,
     /// The syscall number is unknown.
     InvalidSyscall = 1,
-    /// The channel id is out of range or the SDF grants no such channel (or
-    /// grants it without the needed right: notify, pp, or an IRQ).
-    InvalidChannel = 2,
+    /// Nothing is granted on this id: it is out of range
+    /// (`0..`[`crate::limits::MAX_IDS`]) or the SDF gives the PD no channel
+    /// end and no IRQ with it.
+    NoSuchChannel = 2,
     /// An argument is out of range (a length, a width, a message count).
     InvalidArgument = 3,
     /// The child id names no child of the caller.
@@ -100,20 +113,32 @@ pub enum Status {
     CalleeFailed = 7,
     /// The instruction pointer is not a user address.
     InvalidAddress = 8,
+    /// NOTIFY on a channel whose end in this PD has `notify="false"`.
+    NotifyNotPermitted = 9,
+    /// PPCALL on a channel whose end in this PD lacks `pp="true"`.
+    PpcallNotPermitted = 10,
+    /// NOTIFY or PPCALL on an id that is an IRQ, not a channel.
+    NotAChannel = 11,
+    /// IRQ_ACK on an id that is a channel, not an IRQ.
+    NotAnIrq = 12,
 }
 
 impl Status {
     /// Every status, in code order.
-    pub const ALL: [Status; 9] = [
+    pub const ALL: [Status; 13] = [
         Status::Ok,
         Status::InvalidSyscall,
-        Status::InvalidChannel,
+        Status::NoSuchChannel,
         Status::InvalidArgument,
         Status::InvalidChild,
         Status::InvalidPort,
         Status::NoReplyPending,
         Status::CalleeFailed,
         Status::InvalidAddress,
+        Status::NotifyNotPermitted,
+        Status::PpcallNotPermitted,
+        Status::NotAChannel,
+        Status::NotAnIrq,
     ];
 
     /// The value placed in `rax`.
@@ -128,18 +153,35 @@ impl Status {
         Status::ALL.iter().copied().find(|s| *s as u64 == code)
     }
 
+    /// Whether this status is about a channel id (the reasons a NOTIFY,
+    /// PPCALL or IRQ_ACK, or a RECV action doing one, can fail with).
+    pub const fn is_channel_error(self) -> bool {
+        matches!(
+            self,
+            Status::NoSuchChannel
+                | Status::NotifyNotPermitted
+                | Status::PpcallNotPermitted
+                | Status::NotAChannel
+                | Status::NotAnIrq
+        )
+    }
+
     /// A short description.
     pub const fn as_str(self) -> &'static str {
         match self {
             Status::Ok => "ok",
             Status::InvalidSyscall => "invalid syscall",
-            Status::InvalidChannel => "invalid channel",
+            Status::NoSuchChannel => "no such channel",
             Status::InvalidArgument => "invalid argument",
             Status::InvalidChild => "invalid child",
             Status::InvalidPort => "invalid I/O port",
             Status::NoReplyPending => "no reply pending",
             Status::CalleeFailed => "callee failed",
             Status::InvalidAddress => "invalid address",
+            Status::NotifyNotPermitted => "notify not permitted",
+            Status::PpcallNotPermitted => "ppcall not permitted",
+            Status::NotAChannel => "not a channel",
+            Status::NotAnIrq => "not an IRQ",
         }
     }
 }
@@ -155,6 +197,39 @@ mod tests {
         }
         for ev in [EVENT_NOTIFIED, EVENT_PROTECTED, EVENT_FAULT] {
             assert_eq!(Status::from_raw(ev), None);
+        }
+    }
+
+    #[test]
+    fn all_is_complete_and_in_code_order() {
+        for (i, s) in Status::ALL.iter().enumerate() {
+            assert_eq!(*s as u64, i as u64, "{s:?}");
+        }
+        // One past the last code is no status.
+        assert_eq!(
+            Status::from_raw((Status::ALL.len() as u64).wrapping_neg()),
+            None
+        );
+    }
+
+    #[test]
+    fn channel_errors_are_told_apart() {
+        let channel: [Status; 5] = [
+            Status::NoSuchChannel,
+            Status::NotifyNotPermitted,
+            Status::PpcallNotPermitted,
+            Status::NotAChannel,
+            Status::NotAnIrq,
+        ];
+        for s in Status::ALL {
+            assert_eq!(s.is_channel_error(), channel.contains(&s), "{s:?}");
+        }
+        let mut texts: [&str; 13] = [""; 13];
+        for (t, s) in texts.iter_mut().zip(Status::ALL) {
+            *t = s.as_str();
+        }
+        for (i, a) in texts.iter().enumerate() {
+            assert!(!texts[i + 1..].contains(a), "{a} twice");
         }
     }
 }

@@ -28,6 +28,19 @@ fn copy_mrs(from: u64, to: u64, count: usize) {
     unsafe { core::ptr::copy(mrs(from), mrs(to), count) };
 }
 
+/// Why a NOTIFY or PPCALL on `end` was refused, when `end` is not a channel
+/// end with the right: `no_right` if it is a channel end without it.
+/// (There is no "peer not of higher priority" case: the boot checks reject
+/// `pp` towards such a peer, and priorities never change.)
+#[cold]
+fn refusal(end: Option<End>, no_right: Status) -> Status {
+    match end {
+        Some(End::Channel { .. }) => no_right,
+        Some(End::Irq { .. }) => Status::NotAChannel,
+        Some(End::None) | None => Status::NoSuchChannel,
+    }
+}
+
 impl Kernel {
     /// Set notification bit `bit` of `pd`, waking it if it waits.
     #[link_section = ".text.hot"]
@@ -54,10 +67,11 @@ impl Kernel {
                 self.signal(peer_pd as PdId, peer_id);
                 Ok(())
             }
-            _ => Err(Status::InvalidChannel),
+            end => Err(refusal(end, Status::NotifyNotPermitted)),
         }
     }
 
+    /// What id `ch` of `pd` grants (`None` if it is out of range).
     fn end(&self, pd: PdId, ch: u64) -> Option<End> {
         (ch < MAX_IDS as u64).then(|| self.tcbs[pd].ends[ch as usize])
     }
@@ -66,14 +80,15 @@ impl Kernel {
     /// result is set when the call completes.
     #[link_section = ".text.hot"]
     pub fn ppcall(&mut self, caller: PdId, ch: u64, raw_info: u64) -> Result<(), Status> {
+        let end = self.end(caller, ch);
         let Some(End::Channel {
             peer_pd,
             peer_id,
             can_ppc: true,
             ..
-        }) = self.end(caller, ch)
+        }) = end
         else {
-            return Err(Status::InvalidChannel);
+            return Err(refusal(end, Status::PpcallNotPermitted));
         };
         if MessageInfo::from_raw(raw_info).is_none() {
             return Err(Status::InvalidArgument);

@@ -10,6 +10,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use mantle_abi::bootdesc::End;
 use mantle_abi::layout::USER_VECTOR_BASE;
 use mantle_abi::limits::{MAX_IDS, NUM_USER_VECTORS};
 use mantle_abi::syscall::Status;
@@ -112,11 +113,15 @@ impl Kernel {
     /// IRQ_ACK on channel `ch` of `pd`.
     pub fn irq_ack(&mut self, pd: PdId, ch: u64) -> Result<(), Status> {
         if ch >= MAX_IDS as u64 {
-            return Err(Status::InvalidChannel);
+            return Err(Status::NoSuchChannel);
         }
         let index = self.tcbs[pd].irq_line[ch as usize];
         if index == NONE {
-            return Err(Status::InvalidChannel);
+            return Err(match self.tcbs[pd].ends[ch as usize] {
+                End::Channel { .. } => Status::NotAnIrq,
+                // (An IRQ end always has a line: `system::init_pd`.)
+                End::Irq { .. } | End::None => Status::NoSuchChannel,
+            });
         }
         let line = &mut self.irqs.lines[index as usize];
         if line.pin != NONE {

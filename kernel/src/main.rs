@@ -64,6 +64,7 @@ mod bootcheck;
 mod bootinfo;
 mod child;
 mod console;
+mod deadlock;
 mod fault;
 mod global;
 mod ipc;
@@ -82,7 +83,7 @@ use arch::paging::phys_to_virt;
 use system::{BootErrorDisplay, DecodeErrorDisplay};
 
 /// Exit status written to `isa-debug-exit` when the kernel cannot go on.
-pub const EXIT_KERNEL_ERROR: u8 = 3;
+pub const EXIT_KERNEL_ERROR: u8 = mantle_abi::exit::KERNEL_ERROR;
 
 extern "C" {
     /// End of the kernel image (linker script).

@@ -463,6 +463,8 @@ impl Kernel {
         }
         let Some(n) = next else {
             self.current = None;
+            // About to idle: report a system that never can run again.
+            self.idle_check();
             return core::ptr::null();
         };
         if self.current != Some(n) {

@@ -12,8 +12,11 @@ use mantle_abi::syscall;
 /// `<irq id=..>`), in `0..62`.
 ///
 /// `Channel::new` accepts any number: whether the id is granted, and with
-/// which rights, is checked by the kernel, and a bad id comes back as
-/// [`Error::InvalidChannel`].
+/// which rights, is checked by the kernel, and a refusal comes back as an
+/// error naming the channel and the reason: [`Error::NoSuchChannel`] (no
+/// such id), [`Error::NotifyNotPermitted`] / [`Error::PpcallNotPermitted`]
+/// (this end lacks the right), [`Error::NotAChannel`] /
+/// [`Error::NotAnIrq`] (the id is of the other kind).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Channel(usize);
 
@@ -31,12 +34,18 @@ impl Channel {
     /// Signal the other end (`NOTIFY`).
     #[link_section = ".text.mantle_hot"]
     pub fn notify(self) -> Result<(), Error> {
-        Error::check(raw::syscall(syscall::NOTIFY, self.0 as u64, 0, 0, 0).rax)
+        Error::check_channel(
+            raw::syscall(syscall::NOTIFY, self.0 as u64, 0, 0, 0).rax,
+            self,
+        )
     }
 
     /// Acknowledge the IRQ delivered on this channel, unmasking it (`IRQ_ACK`).
     pub fn irq_ack(self) -> Result<(), Error> {
-        Error::check(raw::syscall(syscall::IRQ_ACK, self.0 as u64, 0, 0, 0).rax)
+        Error::check_channel(
+            raw::syscall(syscall::IRQ_ACK, self.0 as u64, 0, 0, 0).rax,
+            self,
+        )
     }
 
     /// Protected procedure call to the other end, which must have strictly
@@ -46,7 +55,7 @@ impl Channel {
     #[link_section = ".text.mantle_hot"]
     pub fn ppcall(self, msg: MessageInfo) -> Result<MessageInfo, Error> {
         let r = raw::syscall(syscall::PPCALL, self.0 as u64, msg.raw(), 0, 0);
-        Error::check(r.rax)?;
+        Error::check_channel(r.rax, self)?;
         MessageInfo::from_raw(r.rsi).ok_or(Error::Unknown(r.rsi))
     }
 
@@ -57,7 +66,7 @@ impl Channel {
     /// already pending, it is performed at once with a real syscall (so no
     /// request is ever lost) and its error, if any, is returned; this one
     /// becomes the pending action. Ids outside `0..62` are rejected here with
-    /// [`Error::InvalidChannel`]; whether the id is granted is checked by the
+    /// [`Error::NoSuchChannel`]; whether the id is granted is checked by the
     /// kernel when the action runs, and a failure is then printed by the
     /// event loop.
     pub fn deferred_notify(self) -> Result<(), Error> {
@@ -127,7 +136,7 @@ impl DeferredSlot {
 fn defer(d: Deferred) -> Result<(), Error> {
     let (Deferred::Notify(c) | Deferred::IrqAck(c)) = d;
     if c.0 >= MAX_IDS {
-        return Err(Error::InvalidChannel);
+        return Err(Error::NoSuchChannel(c));
     }
     match DEFERRED.replace(d) {
         Some(previous) => previous.run_now(),
@@ -193,11 +202,11 @@ mod tests {
     fn deferred_rejects_out_of_range_ids_locally() {
         assert_eq!(
             Channel::new(62).deferred_notify(),
-            Err(Error::InvalidChannel)
+            Err(Error::NoSuchChannel(Channel::new(62)))
         );
         assert_eq!(
             Channel::new(usize::MAX).deferred_irq_ack(),
-            Err(Error::InvalidChannel)
+            Err(Error::NoSuchChannel(Channel::new(usize::MAX)))
         );
         assert_eq!(DEFERRED.take(), None);
         assert_eq!(Channel::new(3).deferred_notify(), Ok(()));

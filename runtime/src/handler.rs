@@ -4,7 +4,7 @@ use crate::channel::{Channel, DEFERRED};
 use crate::child::{Child, FaultInfo};
 use crate::raw::RawResult;
 use crate::stash::Pending;
-use crate::sys::{next_action, Event, Real, Sys, STATE};
+use crate::sys::{next_action, ActionName, Event, Real, Sys, STATE};
 use crate::vars::pd_name;
 use core::sync::atomic::{AtomicBool, Ordering};
 use mantle_abi::ipc::MessageInfo;
@@ -149,7 +149,7 @@ pub(crate) fn step<S: Sys, H: Handler>(
 #[cold]
 #[inline(never)]
 fn other_event<S: Sys, H: Handler>(sys: &S, handler: &mut H, r: RawResult, action: u64, arg: u64) {
-    match Event::decode(r) {
+    match Event::decode(r, action, arg) {
         Ok(Event::Fault(child, msg)) => deliver_fault(sys, handler, child, msg),
         // (Handled by `step`; decoded here only if `step` changes.)
         Ok(Event::Notified(mask)) => sys.state().stash.add_notified(mask),
@@ -158,10 +158,7 @@ fn other_event<S: Sys, H: Handler>(sys: &S, handler: &mut H, r: RawResult, actio
             if action == ACTION_NONE {
                 panic!("RECV failed: {:?}", err);
             }
-            sys.report(format_args!(
-                "RECV action {} ({:#x}) failed: {:?}",
-                action, arg, err
-            ));
+            sys.report(format_args!("{} failed: {}", ActionName(action, arg), err));
         }
     }
 }

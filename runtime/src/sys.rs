@@ -11,7 +11,8 @@ use crate::stash::RtState;
 use core::fmt;
 use mantle_abi::ipc::MessageInfo;
 use mantle_abi::syscall::{
-    ACTION_NONE, ACTION_REPLY, EVENT_FAULT, EVENT_NOTIFIED, EVENT_PROTECTED, RECV,
+    ACTION_IRQ_ACK, ACTION_NONE, ACTION_NOTIFY, ACTION_REPLY, EVENT_FAULT, EVENT_NOTIFIED,
+    EVENT_PROTECTED, RECV,
 };
 
 /// The kernel and the runtime state, as the event loop and the wait use
@@ -80,11 +81,12 @@ pub(crate) enum Event {
 }
 
 impl Event {
-    /// Decode `RECV`'s result registers: the event, or the error `RECV`
-    /// returned (its action failed). A malformed message info can only come
-    /// from a kernel bug and panics.
+    /// Decode the result registers of `RECV(action, arg)`: the event, or the
+    /// error `RECV` returned (its action failed; a channel error names the
+    /// action's channel). A malformed message info can only come from a
+    /// kernel bug and panics.
     #[inline]
-    pub(crate) fn decode(r: RawResult) -> Result<Event, Error> {
+    pub(crate) fn decode(r: RawResult, action: u64, arg: u64) -> Result<Event, Error> {
         let info = |what: &str| {
             MessageInfo::from_raw(r.rsi)
                 .unwrap_or_else(|| panic!("kernel delivered a bad {} {:#x}", what, r.rsi))
@@ -99,7 +101,32 @@ impl Event {
                 Child::new(r.rdi as usize),
                 info("fault message"),
             )),
-            status => Err(Error::check(status).err().unwrap_or(Error::Unknown(status))),
+            status => {
+                let checked = match action_channel(action, arg) {
+                    Some(ch) => Error::check_channel(status, ch),
+                    None => Error::check(status),
+                };
+                Err(checked.err().unwrap_or(Error::Unknown(status)))
+            }
+        }
+    }
+}
+
+/// The channel a `RECV` action works on (a deferred notify or IRQ ack).
+pub(crate) fn action_channel(action: u64, arg: u64) -> Option<Channel> {
+    matches!(action, ACTION_NOTIFY | ACTION_IRQ_ACK).then_some(Channel::new(arg as usize))
+}
+
+/// A `RECV` action in words, for reports: `deferred notify on channel 3`.
+pub(crate) struct ActionName(pub u64, pub u64);
+
+impl fmt::Display for ActionName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            ACTION_NOTIFY => write!(f, "deferred notify on channel {}", self.1),
+            ACTION_IRQ_ACK => write!(f, "deferred irq_ack on channel {}", self.1),
+            ACTION_REPLY => f.write_str("reply"),
+            a => write!(f, "RECV action {a} ({:#x})", self.1),
         }
     }
 }
@@ -113,7 +140,8 @@ pub(crate) fn next_action<S: Sys>(sys: &S, reply: Option<MessageInfo>) -> (u64, 
         Some(r) => {
             if let Some(d) = sys.take_deferred() {
                 if let Err(e) = sys.run_deferred(d) {
-                    sys.report(format_args!("deferred {:?} failed: {}", d, e));
+                    let (action, arg) = d.action();
+                    sys.report(format_args!("{} failed: {}", ActionName(action, arg), e));
                 }
             }
             (ACTION_REPLY, r.raw())
@@ -252,29 +280,46 @@ pub(crate) mod fake {
 mod tests {
     use super::fake::FakeSys;
     use super::*;
-    use mantle_abi::syscall::{Status, ACTION_NOTIFY};
+    use mantle_abi::syscall::Status;
 
     #[test]
     fn events_decode() {
         let r = |rax, rdi, rsi| RawResult { rax, rdi, rsi };
         assert_eq!(
-            Event::decode(r(EVENT_NOTIFIED, 0b101, 0)),
+            Event::decode(r(EVENT_NOTIFIED, 0b101, 0), ACTION_NONE, 0),
             Ok(Event::Notified(0b101))
         );
         let m = MessageInfo::new(7, 2);
         assert_eq!(
-            Event::decode(r(EVENT_PROTECTED, 3, m.raw())),
+            Event::decode(r(EVENT_PROTECTED, 3, m.raw()), ACTION_NONE, 0),
             Ok(Event::Protected(Channel::new(3), m))
         );
         assert_eq!(
-            Event::decode(r(EVENT_FAULT, 1, m.raw())),
+            Event::decode(r(EVENT_FAULT, 1, m.raw()), ACTION_NONE, 0),
             Ok(Event::Fault(Child::new(1), m))
         );
         assert_eq!(
-            Event::decode(r(Status::NoReplyPending.to_raw(), 0, 0)),
+            Event::decode(r(Status::NoReplyPending.to_raw(), 0, 0), ACTION_REPLY, 0),
             Err(Error::NoReplyPending)
         );
-        assert_eq!(Event::decode(r(0, 0, 0)), Err(Error::Unknown(0)));
+        assert_eq!(
+            Event::decode(r(0, 0, 0), ACTION_NONE, 0),
+            Err(Error::Unknown(0))
+        );
+        // A failed deferred action names its channel.
+        let fail = |s: Status| r(s.to_raw(), 0, 0);
+        assert_eq!(
+            Event::decode(fail(Status::NotifyNotPermitted), ACTION_NOTIFY, 2),
+            Err(Error::NotifyNotPermitted(Channel::new(2)))
+        );
+        assert_eq!(
+            Event::decode(fail(Status::NotAnIrq), ACTION_IRQ_ACK, 5),
+            Err(Error::NotAnIrq(Channel::new(5)))
+        );
+        assert_eq!(
+            Event::decode(fail(Status::NoSuchChannel), ACTION_REPLY, 0),
+            Err(Error::Unknown(Status::NoSuchChannel.to_raw()))
+        );
     }
 
     #[test]

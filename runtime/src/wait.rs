@@ -4,7 +4,7 @@ use crate::channel::Channel;
 use crate::error::Error;
 use crate::handler::BUSY_LABEL;
 use crate::stash::{FaultStashed, StashedFault};
-use crate::sys::{next_action, Event, Real, Sys};
+use crate::sys::{next_action, ActionName, Event, Real, Sys};
 use mantle_abi::fault::FAULT_MR_COUNT;
 use mantle_abi::ipc::MessageInfo;
 use mantle_abi::limits::{MAX_IDS, MAX_MESSAGE_REGISTERS};
@@ -63,7 +63,7 @@ use mantle_abi::syscall::ACTION_NONE;
 ///   the event loop.
 ///
 /// # Errors
-/// - [`Error::InvalidChannel`]: `ch` is not below 62 (no channel id).
+/// - [`Error::NoSuchChannel`]: `ch` is not below 62 (no channel id).
 /// - [`Error::ServingCall`]: called inside `protected` (see above).
 /// - The error of a failed `RECV` without an action (a kernel bug).
 pub fn wait_notified(ch: Channel) -> Result<(), Error> {
@@ -81,7 +81,7 @@ impl Channel {
 /// [`wait_notified`] against any [`Sys`].
 pub(crate) fn wait_on<S: Sys>(sys: &S, ch: Channel) -> Result<(), Error> {
     if ch.index() >= MAX_IDS {
-        return Err(Error::InvalidChannel);
+        return Err(Error::NoSuchChannel(ch));
     }
     if sys.state().serving() {
         return Err(Error::ServingCall);
@@ -98,7 +98,7 @@ pub(crate) fn wait_on<S: Sys>(sys: &S, ch: Channel) -> Result<(), Error> {
     let mut clobbered = false;
     let result = loop {
         let (action, arg) = next_action(sys, reply.take());
-        match Event::decode(sys.recv(action, arg)) {
+        match Event::decode(sys.recv(action, arg), action, arg) {
             Ok(Event::Notified(mask)) => {
                 sys.state().stash.add_notified(mask & !bit);
                 if mask & bit != 0 {
@@ -132,8 +132,9 @@ pub(crate) fn wait_on<S: Sys>(sys: &S, ch: Channel) -> Result<(), Error> {
             }
             Err(e) if action == ACTION_NONE => break Err(e),
             Err(e) => sys.report(format_args!(
-                "RECV action {} ({:#x}) failed while waiting: {:?}",
-                action, arg, e
+                "{} failed while waiting: {}",
+                ActionName(action, arg),
+                e
             )),
         }
     };
@@ -154,6 +155,7 @@ mod tests {
     use crate::sys::fake::{FakeSys, Script};
     use mantle_abi::syscall::{Status, ACTION_IRQ_ACK, ACTION_NOTIFY, ACTION_REPLY};
     extern crate std;
+    use std::format;
     use std::vec::Vec;
 
     const A: Channel = Channel::new(0);
@@ -274,7 +276,7 @@ mod tests {
         let sys = FakeSys::new(&[]);
         assert_eq!(
             wait_on(&sys, Channel::new(MAX_IDS)),
-            Err(Error::InvalidChannel)
+            Err(Error::NoSuchChannel(Channel::new(MAX_IDS)))
         );
         sys.state.set_serving(true);
         assert_eq!(wait_on(&sys, A), Err(Error::ServingCall));
@@ -283,11 +285,17 @@ mod tests {
 
     #[test]
     fn a_failed_action_is_reported_and_the_wait_goes_on() {
-        let sys = FakeSys::new(&[Script::Fail(Status::InvalidChannel), Script::Notify(1)]);
+        let sys = FakeSys::new(&[Script::Fail(Status::NotifyNotPermitted), Script::Notify(1)]);
         sys.deferred.set(Some(Deferred::Notify(Channel::new(40))));
         assert_eq!(wait_on(&sys, A), Ok(()));
         assert_eq!(*sys.recvs.borrow(), [(ACTION_NOTIFY, 40), (ACTION_NONE, 0)]);
-        assert_eq!(sys.reports.borrow().len(), 1);
+        assert_eq!(
+            *sys.reports.borrow(),
+            [format!(
+                "deferred notify on channel 40 failed while waiting: {}",
+                Error::NotifyNotPermitted(Channel::new(40))
+            )]
+        );
         // Without an action a failure is returned.
         let sys = FakeSys::new(&[Script::Fail(Status::InvalidArgument)]);
         assert_eq!(wait_on(&sys, A), Err(Error::InvalidArgument));

@@ -213,6 +213,10 @@ impl Outcome {
     /// A sentence for humans.
     pub fn describe(self) -> String {
         match self {
+            Outcome::Guest(s) if s == mantle_abi::exit::DEADLOCK => format!(
+                "the system deadlocked (status {s}): no PD could run and nothing could wake one; \
+                 the kernel's `mantle: deadlock:` lines above give each PD's state"
+            ),
             Outcome::Guest(s) => format!("the guest exited with status {s}"),
             Outcome::Qemu(0) => "QEMU exited (status 0) without the guest writing to isa-debug-exit: a reset or triple fault (-no-reboot), or a power-off".into(),
             Outcome::Qemu(c) => format!("QEMU failed with status {c}"),

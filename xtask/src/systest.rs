@@ -178,7 +178,13 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
     SystemTest {
         name: "bad_channel",
         system: "tests/systems/bad_channel.system",
-        expect: &["checks done in init, 0 failures", "bad_channel: ok"],
+        expect: &[
+            "bad_channel: ppcall on channel 1 refused: channel 1 may not ppcall: its end in this PD lacks pp=\"true\"",
+            "bad_channel: notify on channel 2 refused: channel 2 may not notify: its end in this PD has notify=\"false\"",
+            "checks done in init, 0 failures",
+            "checker: deferred irq_ack on channel 0 failed: channel 0 is not an IRQ",
+            "bad_channel: ok",
+        ],
         forbid: FAILURES,
         status: 0,
         last_line: None,
@@ -240,7 +246,11 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
     SystemTest {
         name: "irq",
         system: "tests/systems/irq.system",
-        expect: &["irq: 10 RTC interrupts in", "irq: ok"],
+        expect: &[
+            "irq: ppcall on the IRQ id refused: id 1 is an IRQ, not a channel",
+            "irq: 10 RTC interrupts in",
+            "irq: ok",
+        ],
         forbid: FAILURES,
         status: 0,
         last_line: None,
@@ -389,6 +399,26 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         last_line: None,
         input: &[],
         extra: Some(serial_lines_whole_and_fair),
+    },
+    SystemTest {
+        name: "deadlock",
+        system: "tests/systems/deadlock.system",
+        expect: &[
+            "deadlock: client's call to the passive server answered",
+            "deadlock: waiter notified on channel 1",
+            "waiter: child 0 faulted:",
+            "mantle: deadlock: no PD can run and nothing can wake one",
+            "mantle: deadlock:   PD 'server': passive, waiting for a call or a notification",
+            "mantle: deadlock:   PD 'client': waiting for a notification",
+            "mantle: deadlock:   PD 'waiter': waiting for a notification",
+            "mantle: deadlock:   PD 'victim': faulted in init (its parent 'waiter' did not restart or resume it)",
+        ],
+        forbid: FAILURES,
+        // mantle_abi::exit::DEADLOCK
+        status: 4,
+        last_line: Some("mantle: deadlock: powering off (status 4)"),
+        input: &[],
+        extra: None,
     },
     SystemTest {
         name: "wait_notified",

@@ -8,9 +8,16 @@ use sddf::serial::SerialConsumer;
 /// Why a blocking read returned without data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReadError {
-    /// Waiting failed ([`mantle_runtime::wait_notified`]): called inside
-    /// `Handler::protected` ([`Error::ServingCall`]), or the kernel refused.
-    Wait(Error),
+    /// Waiting on the rx `channel` failed
+    /// ([`mantle_runtime::wait_notified`]); `cause` says why: called inside
+    /// `Handler::protected` ([`Error::ServingCall`]), or a channel error
+    /// (a wrong rx channel id).
+    Wait {
+        /// The rx channel waited on.
+        channel: Channel,
+        /// Why the wait failed.
+        cause: Error,
+    },
     /// virt_rx's index in the shared header is out of range: the queue is
     /// corrupt (a misbehaving virt_rx) and nothing can be read from it.
     Corrupt,
@@ -19,7 +26,18 @@ pub enum ReadError {
 impl fmt::Display for ReadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ReadError::Wait(e) => write!(f, "cannot wait for input: {e}"),
+            ReadError::Wait { channel, cause } => {
+                write!(f, "cannot wait for input on rx channel {channel}: {cause}")?;
+                match cause {
+                    Error::ServingCall => f.write_str(
+                        "; read from notified() instead (SerialRx::read) in a PD that serves calls",
+                    ),
+                    c if c.channel().is_some() => {
+                        f.write_str("; check the channel id the subsystem gave this PD")
+                    }
+                    _ => Ok(()),
+                }
+            }
             ReadError::Corrupt => f.write_str("the rx queue is corrupt"),
         }
     }
@@ -28,8 +46,8 @@ impl fmt::Display for ReadError {
 /// How [`SerialRx`] signals and waits: the runtime in a PD, a script in
 /// host tests.
 trait Signals {
-    /// Notify `ch` (errors are ignored: the peer's channel is fixed).
-    fn notify(&mut self, ch: Channel);
+    /// Notify `ch`.
+    fn notify(&mut self, ch: Channel) -> Result<(), Error>;
     /// Block until `ch` is notified.
     fn wait(&mut self, ch: Channel) -> Result<(), Error>;
 }
@@ -38,8 +56,8 @@ trait Signals {
 struct Runtime;
 
 impl Signals for Runtime {
-    fn notify(&mut self, ch: Channel) {
-        let _ = ch.notify();
+    fn notify(&mut self, ch: Channel) -> Result<(), Error> {
+        ch.notify()
     }
     fn wait(&mut self, ch: Channel) -> Result<(), Error> {
         ch.wait()
@@ -81,6 +99,8 @@ pub struct SerialRx {
     ch: Channel,
     /// Line state of [`read_line_blocking`](Self::read_line_blocking).
     editor: LineEditor,
+    /// The last failed notify of virt_rx (a space signal).
+    notify_error: Option<Error>,
 }
 
 impl SerialRx {
@@ -90,7 +110,15 @@ impl SerialRx {
             queue,
             ch,
             editor: LineEditor::new(),
+            notify_error: None,
         }
+    }
+
+    /// Why the last space signal to virt_rx failed, if one did (reads go
+    /// on; virt_rx then waits longer for space). A channel error here means
+    /// the rx channel id is wrong.
+    pub fn notify_error(&self) -> Option<Error> {
+        self.notify_error
     }
 
     /// The channel virt_rx notifies when input arrives.
@@ -138,7 +166,9 @@ impl SerialRx {
             .dequeue_into(out)
             .map_err(|_| ReadError::Corrupt)?;
         if n > 0 && self.queue.take_space_signal_request() {
-            s.notify(self.ch);
+            if let Err(e) = s.notify(self.ch) {
+                self.notify_error = Some(e);
+            }
         }
         Ok(n)
     }
@@ -151,7 +181,10 @@ impl SerialRx {
             if self.try_read(s, &mut b)? == 1 {
                 return Ok(b[0]);
             }
-            s.wait(self.ch).map_err(ReadError::Wait)?;
+            s.wait(self.ch).map_err(|cause| ReadError::Wait {
+                channel: self.ch,
+                cause,
+            })?;
         }
     }
 
@@ -174,6 +207,7 @@ mod tests {
     use sddf::serial::{SerialProducer, SerialQueueMemory};
     use std::boxed::Box;
     use std::collections::VecDeque;
+    use std::string::ToString;
     use std::vec::Vec;
 
     const RX: Channel = Channel::new(1);
@@ -186,12 +220,15 @@ mod tests {
         notifies: usize,
         /// Fail the next wait with this error.
         fail: Option<Error>,
+        /// Fail the next notify with this error.
+        notify_fail: Option<Error>,
     }
 
     impl Signals for Script {
-        fn notify(&mut self, ch: Channel) {
+        fn notify(&mut self, ch: Channel) -> Result<(), Error> {
             assert_eq!(ch, RX);
             self.notifies += 1;
+            self.notify_fail.take().map_or(Ok(()), Err)
         }
         fn wait(&mut self, ch: Channel) -> Result<(), Error> {
             assert_eq!(ch, RX);
@@ -218,6 +255,7 @@ mod tests {
             waits: 0,
             notifies: 0,
             fail: None,
+            notify_fail: None,
         };
         (SerialRx::new(consumer, RX), script)
     }
@@ -290,15 +328,47 @@ mod tests {
         s.producer.request_space_signal();
         assert_eq!(rx.byte_blocking(&mut s), Ok(b'q'));
         assert_eq!(s.notifies, 1);
+        assert_eq!(rx.notify_error(), None);
+    }
+
+    #[test]
+    fn a_failed_space_signal_is_kept() {
+        let (mut rx, mut s) = setup(&[b"q"]);
+        s.producer.request_space_signal();
+        s.notify_fail = Some(Error::NotifyNotPermitted(RX));
+        assert_eq!(rx.byte_blocking(&mut s), Ok(b'q'));
+        assert_eq!(rx.notify_error(), Some(Error::NotifyNotPermitted(RX)));
     }
 
     #[test]
     fn errors_are_returned() {
         let (mut rx, mut s) = setup(&[]);
         s.fail = Some(Error::ServingCall);
+        let serving = ReadError::Wait {
+            channel: RX,
+            cause: Error::ServingCall,
+        };
+        assert_eq!(rx.byte_blocking(&mut s), Err(serving));
+        assert!(serving
+            .to_string()
+            .starts_with("cannot wait for input on rx channel 1: cannot wait while serving"));
+        // A wrong channel id: the cause and the advice are both shown.
+        s.fail = Some(Error::NoSuchChannel(RX));
+        let err = rx.byte_blocking(&mut s).unwrap_err();
         assert_eq!(
-            rx.byte_blocking(&mut s),
-            Err(ReadError::Wait(Error::ServingCall))
+            err,
+            ReadError::Wait {
+                channel: RX,
+                cause: Error::NoSuchChannel(RX)
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            std::format!(
+                "cannot wait for input on rx channel 1: {}; check the channel id the \
+                 subsystem gave this PD",
+                Error::NoSuchChannel(RX)
+            )
         );
         // virt_rx writes a tail beyond the capacity.
         s.producer

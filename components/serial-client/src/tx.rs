@@ -1,7 +1,7 @@
 //! Client output over a tx queue.
 
 use core::fmt;
-use mantle_runtime::Channel;
+use mantle_runtime::{Channel, Error};
 use sddf::serial::SerialProducer;
 
 /// Bytes of output a client may have waiting beyond the queue.
@@ -18,6 +18,7 @@ pub struct SerialTx {
     len: usize,
     dropped: u64,
     corrupt: bool,
+    notify_error: Option<Error>,
 }
 
 impl SerialTx {
@@ -31,6 +32,7 @@ impl SerialTx {
             len: 0,
             dropped: 0,
             corrupt: false,
+            notify_error: None,
         }
     }
 
@@ -105,7 +107,9 @@ impl SerialTx {
             }
         }
         // The serial protocol: the producer always notifies the consumer.
-        let _ = self.ch.notify();
+        if let Err(e) = self.ch.notify() {
+            self.notify_error = Some(e);
+        }
     }
 
     /// Call from `notified` when virt_tx signals on [`channel`](Self::channel):
@@ -117,6 +121,14 @@ impl SerialTx {
     /// Whether the queue was ever found corrupt (a misbehaving virt_tx).
     pub fn saw_corruption(&self) -> bool {
         self.corrupt
+    }
+
+    /// Why the last notify of virt_tx failed, if one did: output then
+    /// stays in the queue unannounced. A channel error (its `Display` says
+    /// which) means the tx channel id is wrong: check the id the subsystem
+    /// gave this PD.
+    pub fn notify_error(&self) -> Option<Error> {
+        self.notify_error
     }
 }
 

@@ -100,10 +100,13 @@ impl Timer {
         for (i, r) in regs[..n].iter().enumerate() {
             mr_set(i, *r);
         }
-        let reply = self
-            .ch
-            .ppcall(msginfo_new(label, n))
-            .map_err(|_| TimerError::Unreachable)?;
+        let reply =
+            self.ch
+                .ppcall(msginfo_new(label, n))
+                .map_err(|cause| TimerError::Unreachable {
+                    channel: self.ch,
+                    cause,
+                })?;
         Reply::decode(&req, reply.label(), reply.count(), mr_get)
     }
 

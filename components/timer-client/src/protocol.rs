@@ -15,6 +15,8 @@
 //! [`MIN_PERIOD_NS`]; the client refuses replies with the wrong register
 //! count, ids out of range and counts for ids not in the mask.
 
+use mantle_runtime::{Channel, Error};
+
 /// Timeouts a client may have pending at once (ids `0..MAX_TIMEOUTS`).
 pub const MAX_TIMEOUTS: usize = 16;
 /// Shortest period of a periodic timeout: 100 µs.
@@ -93,34 +95,44 @@ pub enum TimerError {
     NotFound,
     /// The channel is not one of the driver's client channels.
     UnknownClient,
-    /// The PPC itself failed (no `pp` channel, driver stopped).
-    Unreachable,
+    /// The PPC itself failed: the driver was not reached on `channel`.
+    /// `cause` is the runtime's reason: usually a channel error (a wrong
+    /// channel id, or an end without `pp="true"`), or
+    /// [`Error::CalleeFailed`] when the driver faulted or was stopped.
+    /// Raised by the client, never sent by the driver.
+    Unreachable {
+        /// The channel the call was made on.
+        channel: Channel,
+        /// Why the call failed.
+        cause: Error,
+    },
     /// The reply did not decode.
     BadReply,
 }
 
 impl TimerError {
-    /// The reply label carrying this error.
+    /// The reply label carrying this error. [`TimerError::Unreachable`]
+    /// and [`TimerError::BadReply`] arise in the client; their codes (5
+    /// and 6) are reserved and the driver never sends them.
     pub const fn code(self) -> u64 {
         match self {
             TimerError::Full => 1,
             TimerError::Invalid => 2,
             TimerError::NotFound => 3,
             TimerError::UnknownClient => 4,
-            TimerError::Unreachable => 5,
+            TimerError::Unreachable { .. } => 5,
             TimerError::BadReply => 6,
         }
     }
 
-    /// The error for reply label `code` (`None` for [`OK`] or an unknown
-    /// code).
+    /// The error for reply label `code` (`None` for [`OK`], an unknown
+    /// code, or 5: a driver cannot know why the client failed to reach it).
     pub const fn from_code(code: u64) -> Option<Self> {
         Some(match code {
             1 => TimerError::Full,
             2 => TimerError::Invalid,
             3 => TimerError::NotFound,
             4 => TimerError::UnknownClient,
-            5 => TimerError::Unreachable,
             6 => TimerError::BadReply,
             _ => return None,
         })
@@ -134,7 +146,16 @@ impl core::fmt::Display for TimerError {
             TimerError::Invalid => "invalid request",
             TimerError::NotFound => "no such timeout",
             TimerError::UnknownClient => "not a client channel",
-            TimerError::Unreachable => "timer driver unreachable",
+            TimerError::Unreachable { channel, cause } => {
+                write!(f, "timer driver unreachable on channel {channel}: {cause}")?;
+                return match cause {
+                    Error::CalleeFailed => f.write_str("; see the driver's fault report"),
+                    c if c.channel().is_some() => {
+                        f.write_str("; check the channel id the subsystem gave this PD")
+                    }
+                    _ => Ok(()),
+                };
+            }
             TimerError::BadReply => "malformed reply",
         })
     }
@@ -486,11 +507,47 @@ mod tests {
             TimerError::Invalid,
             TimerError::NotFound,
             TimerError::UnknownClient,
-            TimerError::Unreachable,
             TimerError::BadReply,
         ] {
             assert_eq!(TimerError::from_code(e.code()), Some(e));
         }
         assert_eq!(TimerError::from_code(OK), None);
+        // The client's own error is never decoded from a reply.
+        let unreachable = TimerError::Unreachable {
+            channel: Channel::new(1),
+            cause: Error::CalleeFailed,
+        };
+        assert_eq!(TimerError::from_code(unreachable.code()), None);
+    }
+
+    #[test]
+    fn unreachable_keeps_and_shows_its_cause() {
+        extern crate std;
+        use std::string::ToString;
+        let ch = Channel::new(3);
+        let wrong_id = TimerError::Unreachable {
+            channel: ch,
+            cause: Error::PpcallNotPermitted(ch),
+        };
+        assert_eq!(
+            wrong_id.to_string(),
+            std::format!(
+                "timer driver unreachable on channel 3: {}; check the channel id the \
+                 subsystem gave this PD",
+                Error::PpcallNotPermitted(ch)
+            )
+        );
+        assert!(wrong_id
+            .to_string()
+            .contains("channel 3 may not ppcall: its end in this PD lacks pp=\"true\""));
+        let gone = TimerError::Unreachable {
+            channel: ch,
+            cause: Error::CalleeFailed,
+        };
+        assert_eq!(
+            gone.to_string(),
+            "timer driver unreachable on channel 3: the PD called faulted or was stopped \
+             before it replied; see the driver's fault report"
+        );
     }
 }

@@ -82,14 +82,20 @@ impl Handler for Irq {
 fn init() -> Irq {
     debug_println!("irq: started");
     let mut ok = true;
-    if RTC_IRQ.notify() != Err(Error::InvalidChannel) {
-        debug_println!("irq: FAIL: notify on an IRQ id did not fail");
+    let not_a_channel = Err(Error::NotAChannel(RTC_IRQ));
+    let r = RTC_IRQ.notify();
+    if r != not_a_channel {
+        debug_println!("irq: FAIL: notify on an IRQ id: got {:?}", r);
         ok = false;
     }
     mr_set(0, 0);
-    if RTC_IRQ.ppcall(msginfo_new(0, 1)) != Err(Error::InvalidChannel) {
-        debug_println!("irq: FAIL: ppcall on an IRQ id did not fail");
+    let r = RTC_IRQ.ppcall(msginfo_new(0, 1));
+    if r.map(|_| ()) != not_a_channel {
+        debug_println!("irq: FAIL: ppcall on an IRQ id: got {:?}", r);
         ok = false;
+    }
+    if let Err(e) = r {
+        debug_println!("irq: ppcall on the IRQ id refused: {}", e);
     }
     if !ok {
         finish("irq", false);

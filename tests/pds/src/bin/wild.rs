@@ -131,8 +131,10 @@ fn allowed(n: u64, a: &[u64; 4], s: Status) -> bool {
     use Status::*;
     match n {
         sc::NULL => s == Ok,
-        sc::IRQ_ACK => s == InvalidChannel, // no IRQs granted
-        sc::RECV => s != Ok,                // every action we issue fails
+        // No IRQs granted; ids 0..=3 are channels.
+        sc::IRQ_ACK if a[0] <= 3 => s == NotAnIrq,
+        sc::IRQ_ACK => s == NoSuchChannel,
+        sc::RECV => s != Ok, // every action we issue fails
         // Child 0 exists: the outcome depends on its state.
         sc::PD_RESTART | sc::PD_STOP | sc::PD_RESUME if a[0] == 0 => true,
         sc::PD_RESTART => matches!(s, InvalidChild | InvalidAddress),
@@ -142,16 +144,15 @@ fn allowed(n: u64, a: &[u64; 4], s: Status) -> bool {
             if granted {
                 s == Ok
             } else {
-                s == InvalidChannel
+                s == NoSuchChannel
             }
         }
-        sc::PPCALL => {
-            if a[0] != ECHO_PP.index() as u64 {
-                s == InvalidChannel
-            } else {
-                matches!(s, Ok | InvalidArgument)
-            }
-        }
+        sc::PPCALL => match a[0] {
+            0 => matches!(s, Ok | InvalidArgument),
+            // Channels without pp on this end.
+            1..=3 => s == PpcallNotPermitted,
+            _ => s == NoSuchChannel,
+        },
         sc::IOPORT_IN | sc::IOPORT_OUT | sc::IOPORT_OUT_REP => {
             if a[0] > 1 {
                 s == InvalidPort
@@ -161,6 +162,19 @@ fn allowed(n: u64, a: &[u64; 4], s: Status) -> bool {
         }
         sc::DEBUG_PUTS => matches!(s, Ok | InvalidArgument),
         _ => s == InvalidSyscall,
+    }
+}
+
+/// `ok 12, invalid syscall 3, ...`: the count of every status.
+struct Counts<'a>(&'a [u32; Status::ALL.len()]);
+
+impl core::fmt::Display for Counts<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for (i, (s, n)) in Status::ALL.iter().zip(self.0).enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            write!(f, "{sep}{} {n}", s.as_str())?;
+        }
+        Ok(())
     }
 }
 
@@ -234,17 +248,9 @@ fn init() -> Wild {
         }
     }
     debug_println!(
-        "wild_syscalls: {} calls: ok {}, invalid syscall {}, invalid channel {}, invalid argument {}, invalid child {}, invalid port {}, no reply pending {}, callee failed {}, invalid address {}; {} unexpected",
+        "wild_syscalls: {} calls: {}; {} unexpected",
         st.calls,
-        st.by_status[0],
-        st.by_status[1],
-        st.by_status[2],
-        st.by_status[3],
-        st.by_status[4],
-        st.by_status[5],
-        st.by_status[6],
-        st.by_status[7],
-        st.by_status[8],
+        Counts(&st.by_status),
         st.failures
     );
 
