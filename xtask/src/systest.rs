@@ -93,6 +93,31 @@ const TIMER_EXPECT: &[&str] = &[
     "timer: done",
 ];
 
+/// The serial example's test; its plain, composed and expanded systems
+/// differ only in name and file.
+const SERIAL_EXAMPLE: SystemTest = SystemTest {
+    name: "serial",
+    system: "examples/serial/serial.system",
+    expect: SERIAL_EXPECT,
+    forbid: FAILURES,
+    status: 0,
+    last_line: None,
+    input: SERIAL_INPUT,
+    extra: None,
+};
+
+/// The timer example's test, likewise.
+const TIMER_EXAMPLE: SystemTest = SystemTest {
+    name: "timer",
+    system: "examples/timer/timer.system",
+    expect: TIMER_EXPECT,
+    forbid: FAILURES,
+    status: 0,
+    last_line: None,
+    input: &[],
+    extra: None,
+};
+
 pub const SYSTEM_TESTS: &[SystemTest] = &[
     SystemTest {
         name: "hello",
@@ -333,62 +358,32 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
     SystemTest {
         name: "serial",
         system: "examples/serial/serial.system",
-        expect: SERIAL_EXPECT,
-        forbid: FAILURES,
-        status: 0,
-        last_line: None,
-        input: SERIAL_INPUT,
-        extra: None,
+        ..SERIAL_EXAMPLE
     },
     SystemTest {
         name: "serial_composed",
         system: "examples/serial/serial.composed.system",
-        expect: SERIAL_EXPECT,
-        forbid: FAILURES,
-        status: 0,
-        last_line: None,
-        input: SERIAL_INPUT,
-        extra: None,
+        ..SERIAL_EXAMPLE
     },
     SystemTest {
         name: "serial_expanded",
         system: "expanded:examples/serial/serial.composed.system",
-        expect: SERIAL_EXPECT,
-        forbid: FAILURES,
-        status: 0,
-        last_line: None,
-        input: SERIAL_INPUT,
-        extra: None,
+        ..SERIAL_EXAMPLE
     },
     SystemTest {
         name: "timer",
         system: "examples/timer/timer.system",
-        expect: TIMER_EXPECT,
-        forbid: FAILURES,
-        status: 0,
-        last_line: None,
-        input: &[],
-        extra: None,
+        ..TIMER_EXAMPLE
     },
     SystemTest {
         name: "timer_composed",
         system: "examples/timer/timer.composed.system",
-        expect: TIMER_EXPECT,
-        forbid: FAILURES,
-        status: 0,
-        last_line: None,
-        input: &[],
-        extra: None,
+        ..TIMER_EXAMPLE
     },
     SystemTest {
         name: "timer_expanded",
         system: "expanded:examples/timer/timer.composed.system",
-        expect: TIMER_EXPECT,
-        forbid: FAILURES,
-        status: 0,
-        last_line: None,
-        input: &[],
-        extra: None,
+        ..TIMER_EXAMPLE
     },
     SystemTest {
         name: "serial_fairness",
