@@ -47,10 +47,17 @@ enum Build {
 
 impl Build {
     const ALL: [Build; 2] = [Build::Default, Build::PerPdCr3];
+    /// Its image's name.
     fn name(self) -> &'static str {
         match self {
             Build::Default => "ipcbench",
             Build::PerPdCr3 => "ipcbench-per-pd-cr3",
+        }
+    }
+    fn label(self) -> &'static str {
+        match self {
+            Build::Default => "default kernel",
+            Build::PerPdCr3 => "per-PD CR3 kernel",
         }
     }
 }
@@ -532,7 +539,7 @@ fn report(fig: &Figures, accel: Accel) {
                     };
                     println!(
                         "  {:<50} {:<20} {:>22} {:>22}",
-                        format!("{} {} ({})", op.key(), case.label(), build.name()),
+                        format!("{} {} ({})", op.key(), case.label(), build.label()),
                         analogue,
                         cell(Unit::Ticks),
                         cell(Unit::Insn)
