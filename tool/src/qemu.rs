@@ -34,6 +34,13 @@ pub const BIOS: &str = "/usr/share/qemu/qboot.rom";
 /// I/O port of the `isa-debug-exit` device.
 pub const DEBUG_EXIT_PORT: u16 = 0xf4;
 
+/// QEMU's instruction counting (TCG only): the guest's virtual clock, and
+/// so its TSC, advances one nanosecond per instruction, with no throttling
+/// to host time and no sleeping while the guest idles. Benchmarks then
+/// report path lengths instead of times (the Linux guest harness's
+/// `--icount` uses the same flags).
+pub const ICOUNT: [&str; 2] = ["-icount", "shift=0,align=off,sleep=off"];
+
 /// How QEMU runs the guest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Accel {
@@ -370,6 +377,10 @@ impl Command {
     pub fn arg(mut self, a: impl Into<OsString>) -> Command {
         self.extra.push(a.into());
         self
+    }
+    /// Count instructions instead of timing them ([`ICOUNT`]; needs TCG).
+    pub fn icount(self) -> Command {
+        self.arg(ICOUNT[0]).arg(ICOUNT[1])
     }
     /// Symbolise fault reports: right after each `mantle: fault:` line the
     /// console shows (live in [`Command::run_interactive`]; as lines of the

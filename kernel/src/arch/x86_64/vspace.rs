@@ -108,6 +108,18 @@ impl VSpace {
     }
 }
 
+/// The build forces per-PD CR3 everywhere: the kernel was compiled with
+/// `MANTLE_VSPACE=per-pd-cr3`. Unset, empty or `detect` keeps the choice of
+/// [`Scheme::detect`]; any other value stops the build.
+pub const FORCED_PER_PD_CR3: bool = match option_env!("MANTLE_VSPACE") {
+    None => false,
+    Some(v) => match v.as_bytes() {
+        b"per-pd-cr3" => true,
+        b"" | b"detect" => false,
+        _ => panic!("MANTLE_VSPACE must be per-pd-cr3, detect or empty"),
+    },
+};
+
 /// How PD address spaces are switched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scheme {
@@ -119,9 +131,15 @@ pub enum Scheme {
 
 impl Scheme {
     /// The shared top level under QEMU's TCG (CPUID leaf 0x4000_0000 says
-    /// "TCGTCGTCGTCG"); per-PD CR3 under any other hypervisor (KVM) or on
-    /// bare metal.
+    /// "TCGTCGTCGTCG"); per-PD CR3 under any other hypervisor (KVM), on
+    /// bare metal, or when the kernel was built with
+    /// `MANTLE_VSPACE=per-pd-cr3` in the environment ([`FORCED_PER_PD_CR3`];
+    /// `cargo xtask bench ipc` builds such a kernel to measure both schemes
+    /// under TCG).
     pub fn detect() -> Scheme {
+        if FORCED_PER_PD_CR3 {
+            return Scheme::PerPdCr3;
+        }
         let hypervisor = super::cpu::cpuid(1, 0).2 & (1 << 31) != 0;
         if hypervisor {
             let (_, b, c, d) = super::cpu::cpuid(0x4000_0000, 0);
@@ -140,6 +158,9 @@ impl Scheme {
     pub fn describe(self) -> &'static str {
         match self {
             Scheme::SharedTopLevel => "shared top level (TCG)",
+            Scheme::PerPdCr3 if FORCED_PER_PD_CR3 => {
+                "per-PD CR3 (built with MANTLE_VSPACE=per-pd-cr3)"
+            }
             Scheme::PerPdCr3 => "per-PD CR3",
         }
     }
