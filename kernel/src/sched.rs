@@ -47,8 +47,10 @@
 //!   depleted, so it is never helped and never owes.
 //! - A loan is for one thread and one call: it ends when the server
 //!   replies or abandons the call (the SC is set afresh), and it is revoked
-//!   ([`Kernel::loan_debtor`]) at the next SC switch once no caller on the SC
-//!   waits in the chain any more (stopped, faulted or restarted).
+//!   ([`Kernel::loan_debtor`]) when the borrower is next dispatched once no
+//!   caller on the SC waits in the chain any more (stopped, faulted or
+//!   restarted). While the borrower runs, nothing else can change that:
+//!   every kernel entry ends in a dispatch, which re-checks (below).
 //! - While any time is charged to a debtor, `timer_dirty` stays set, so
 //!   every dispatch re-checks the loan and re-charges: the debtor never
 //!   goes stale when the same SC goes on running a call of its own.
