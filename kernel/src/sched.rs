@@ -24,10 +24,10 @@
 //! out mid-call the server stalls, and every caller queued on it would
 //! wait for the depleted caller's next period (a priority inversion:
 //! issue 9 §3). Instead, when the scheduler meets a ready passive server
-//! that is in the middle of a call and whose SC is depleted ([`Kernel::lend`]),
+//! that is in the middle of a call and whose SC is depleted (`Kernel::lend`),
 //! it runs the server on
 //! 1. the call's own SC (its *home*: the SC of the chain's root caller,
-//!    [`Kernel::home_sc`]) if that is eligible again, else
+//!    `Kernel::home_sc`) if that is eligible again, else
 //! 2. the SC of the first caller queued on the server, or on a passive
 //!    server up the chain of calls that runs on the same call, whose SC is
 //!    eligible and whose priority is above the home PD's.
@@ -47,7 +47,7 @@
 //!   depleted, so it is never helped and never owes.
 //! - A loan is for one thread and one call: it ends when the server
 //!   replies or abandons the call (the SC is set afresh), and it is revoked
-//!   ([`Kernel::loan_debtor`]) when the borrower is next dispatched once no
+//!   (`Kernel::loan_debtor`) when the borrower is next dispatched once no
 //!   caller on the SC waits in the chain any more (stopped, faulted or
 //!   restarted). While the borrower runs, nothing else can change that:
 //!   every kernel entry ends in a dispatch, which re-checks (below).
@@ -502,9 +502,7 @@ impl Kernel {
 
     /// The first eligible ready PD of priority above `floor` (all if
     /// `None`), highest priority first. A passive server stalled mid-call
-    /// on a depleted SC counts as eligible if it can borrow one ([`lend`]).
-    ///
-    /// [`lend`]: Kernel::lend
+    /// on a depleted SC counts as eligible if it can borrow one (`lend`).
     #[link_section = ".text.hot"]
     fn best_above(&mut self, floor: Option<u8>) -> Option<PdId> {
         for word in (0..4).rev() {
@@ -550,7 +548,9 @@ impl Kernel {
     /// caller, if `x` is a passive server serving a call and that caller is
     /// one too.
     fn chain_up(&self, x: PdId) -> Option<PdId> {
-        let caller = self.tcbs[x].reply_to.filter(|_| self.tcbs[x].passive_now())?;
+        let caller = self.tcbs[x]
+            .reply_to
+            .filter(|_| self.tcbs[x].passive_now())?;
         let c = &self.tcbs[caller];
         (c.passive_now() && c.reply_to.is_some()).then_some(caller)
     }

@@ -17,8 +17,7 @@
 
 use mantle_runtime::{debug_println, protection_domain, rdtsc, Channel, Handler, MessageInfo};
 use mantle_test_pds::{
-    finish, shared_read, INVERSION_GAP, INVERSION_LOW_CALLS, INVERSION_LOW_LONG,
-    INVERSION_STALLS, INVERSION_WORK,
+    finish, shared_read, INVERSION_LOW_CALLS, INVERSION_LOW_LONG, INVERSION_STALLS, INVERSION_WORK,
 };
 
 /// Calls of the low PD cut by its budget to see before judging.
@@ -96,7 +95,11 @@ fn init() -> High {
         ok = false;
     }
     if worst > bound {
-        debug_println!("inversion: FAIL: worst latency {} ticks above the bound {}", worst, bound);
+        debug_println!(
+            "inversion: FAIL: worst latency {} ticks above the bound {}",
+            worst,
+            bound
+        );
         ok = false;
     }
     finish("inversion", ok)

@@ -7,9 +7,7 @@
 #![no_main]
 
 use mantle_runtime::{protection_domain, rdtsc, Channel, Handler, MessageInfo};
-use mantle_test_pds::{
-    shared_read, shared_write, INVERSION_GAP, INVERSION_STALLS, INVERSION_WORK,
-};
+use mantle_test_pds::{shared_read, shared_write, INVERSION_GAP, INVERSION_STALLS, INVERSION_WORK};
 
 struct Server;
 
