@@ -17,6 +17,47 @@
 //! to take their protected call, highest priority first and FIFO among
 //! equals (as seL4's MCS endpoint queues), so a low-priority caller never
 //! makes a higher-priority one wait behind it in the queue.
+//!
+//! # Bandwidth inheritance (helping)
+//!
+//! A passive server runs a call on its caller's SC, so when that SC runs
+//! out mid-call the server stalls, and every caller queued on it would
+//! wait for the depleted caller's next period (a priority inversion:
+//! issue 9 §3). Instead, when the scheduler meets a ready passive server
+//! that is in the middle of a call and whose SC is depleted (`Kernel::lend`),
+//! it runs the server on
+//! 1. the call's own SC (its *home*: the SC of the chain's root caller,
+//!    `Kernel::home_sc`) if that is eligible again, else
+//! 2. the SC of the first caller queued on the server, or on a passive
+//!    server up the chain of calls that runs on the same call, whose SC is
+//!    eligible and whose priority is above the home PD's.
+//!
+//! Only a higher-priority caller lends: a lower one waiting behind a
+//! higher-priority PD's call is not an inversion, and must not pay for it.
+//! The server keeps its own priority (the ceiling: above every caller's, by
+//! the boot checks), exactly as if the lender's own call were running.
+//!
+//! Invariants:
+//! - Time is charged to the running SC (`running_sc`) only; a lent SC is
+//!   charged like any other, so the lender pays for the time it lends.
+//! - The time the running PD spends on a lent SC is also added to the
+//!   home SC's `debt` (`Scheduler::debtor` names it), and a refill repays
+//!   debt first: over time a PD gets no more server time than its budget,
+//!   however often it is helped. A PD with `budget == period` is never
+//!   depleted, so it is never helped and never owes.
+//! - A loan is for one thread and one call: it ends when the server
+//!   replies or abandons the call (the SC is set afresh), and it is revoked
+//!   (`Kernel::loan_debtor`) when the borrower is next dispatched once no
+//!   caller on the SC waits in the chain any more (stopped, faulted or
+//!   restarted). While the borrower runs, nothing else can change that:
+//!   every kernel entry ends in a dispatch, which re-checks (below).
+//! - While any time is charged to a debtor, `timer_dirty` stays set, so
+//!   every dispatch re-checks the loan and re-charges: the debtor never
+//!   goes stale when the same SC goes on running a call of its own.
+//!
+//! A PPC fast path that skips `schedule`/`dispatch` must not run while
+//! `sched.debtor != NONE` (a loan is being charged), nor hand a call to,
+//! or reply into, a PD whose SC is depleted; the slow path handles both.
 
 use mantle_abi::limits::{MAX_PDS, MAX_PRIORITY};
 
@@ -66,6 +107,9 @@ pub struct Sc {
     pub remaining: u64,
     /// When the next period starts.
     pub replenish_at: u64,
+    /// Time lent to this SC's calls by other SCs (bandwidth inheritance),
+    /// repaid from its next refills.
+    pub debt: u64,
 }
 
 /// Run queues, scheduling contexts and the preemption timer.
@@ -74,6 +118,9 @@ pub struct Scheduler {
     bitmap: [u64; 4],
     depleted: u64,
     running_sc: Option<u8>,
+    /// The SC that owes the running SC's time: the home SC of a call that
+    /// runs on a lent SC (`NONE` if none).
+    debtor: u8,
     slice_start: u64,
     /// When the armed timer fires (TSC), if it is armed.
     armed: Option<u64>,
@@ -109,9 +156,11 @@ impl Scheduler {
                 period: 0,
                 remaining: 0,
                 replenish_at: 0,
+                debt: 0,
             }; MAX_PDS],
             depleted: 0,
             running_sc: None,
+            debtor: NONE,
             slice_start: 0,
             armed: None,
             timer_dirty: false,
@@ -142,6 +191,7 @@ impl Scheduler {
             period,
             remaining: budget,
             replenish_at: now + period,
+            debt: 0,
         };
     }
 
@@ -275,39 +325,26 @@ impl Scheduler {
     }
 
     fn eligible(&self, pd: PdId) -> bool {
-        self.depleted & (1 << self.thread_sc[pd]) == 0
+        self.sc_eligible(self.thread_sc[pd])
     }
 
-    /// The first eligible ready PD of priority above `floor` (all if
-    /// `None`), highest priority first.
-    #[link_section = ".text.hot"]
-    fn best_above(&self, floor: Option<u8>) -> Option<PdId> {
-        for word in (0..4).rev() {
-            let mut bits = self.bitmap[word];
-            while bits != 0 {
-                let bit = 63 - bits.leading_zeros() as usize;
-                bits &= !(1 << bit);
-                let prio = word * 64 + bit;
-                if floor.is_some_and(|f| prio <= f as usize) {
-                    return None;
-                }
-                let mut pd = self.ready[prio].head;
-                while pd != NONE {
-                    if self.eligible(pd as usize) {
-                        return Some(pd as usize);
-                    }
-                    pd = self.links[pd as usize].next;
-                }
-            }
-        }
-        None
+    fn sc_eligible(&self, sc: u8) -> bool {
+        self.depleted & (1 << sc) == 0
     }
 
+    /// Start a new period of `sc` at `now`, repaying its debt first: a
+    /// debt of a whole budget or more leaves it depleted for this period.
     fn refill(&mut self, sc: usize, now: u64) {
         let s = &mut self.scs[sc];
-        s.remaining = s.budget;
+        let repay = s.debt.min(s.budget);
+        s.debt -= repay;
+        s.remaining = s.budget - repay;
         s.replenish_at = now + s.period;
-        self.depleted &= !(1 << sc);
+        if s.remaining == 0 {
+            self.depleted |= 1 << sc;
+        } else {
+            self.depleted &= !(1 << sc);
+        }
     }
 
     /// Charge the running SC up to `now`. Returns true if it is used up.
@@ -318,6 +355,11 @@ impl Scheduler {
         };
         let used = now.saturating_sub(self.slice_start);
         self.slice_start = now;
+        if self.debtor != NONE {
+            // Lent time: the lender pays now, the call's home SC later.
+            let d = &mut self.scs[self.debtor as usize];
+            d.debt = d.debt.saturating_add(used);
+        }
         let s = &mut self.scs[sc as usize];
         s.remaining = s.remaining.saturating_sub(used);
         if s.remaining > 0 {
@@ -346,11 +388,13 @@ impl Scheduler {
         }
     }
 
-    /// Switch the running SC to `next` at `now` and re-arm the timer.
+    /// Switch the running SC to `next` at `now`, its time owed by
+    /// `debtor` (`NONE`: by nobody), and re-arm the timer.
     #[link_section = ".text.hot"]
-    fn switch_sc(&mut self, next: Option<u8>, now: u64) {
+    fn switch_sc(&mut self, next: Option<u8>, debtor: u8, now: u64) {
         self.charge(now);
         self.running_sc = next;
+        self.debtor = debtor;
         if let Some(sc) = next {
             let s = &self.scs[sc as usize];
             if self.depleted & (1 << sc) == 0 && s.replenish_at <= now {
@@ -358,7 +402,8 @@ impl Scheduler {
             }
         }
         self.slice_start = now;
-        self.timer_dirty = false;
+        // While a debtor is charged, re-check at every dispatch.
+        self.timer_dirty = debtor != NONE;
         let mut deadline = u64::MAX;
         if let Some(sc) = next {
             deadline = now.saturating_add(self.scs[sc as usize].remaining);
@@ -432,7 +477,7 @@ impl Kernel {
             .current
             .filter(|&c| self.tcbs[c].runnable() && self.sched.eligible(c));
         let next = match cur {
-            Some(c) => match self.sched.best_above(Some(self.tcbs[c].priority)) {
+            Some(c) => match self.best_above(Some(self.tcbs[c].priority)) {
                 Some(b) => {
                     let prio = self.tcbs[c].priority;
                     self.sched.push_front(QueueId::Ready(prio), c);
@@ -446,7 +491,7 @@ impl Kernel {
                     let prio = self.tcbs[c].priority;
                     self.sched.push_back(QueueId::Ready(prio), c);
                 }
-                self.sched.best_above(None)
+                self.best_above(None)
             }
         };
         if let Some(n) = next {
@@ -455,11 +500,153 @@ impl Kernel {
         self.dispatch(next)
     }
 
+    /// The first eligible ready PD of priority above `floor` (all if
+    /// `None`), highest priority first. A passive server stalled mid-call
+    /// on a depleted SC counts as eligible if it can borrow one (`lend`).
+    #[link_section = ".text.hot"]
+    fn best_above(&mut self, floor: Option<u8>) -> Option<PdId> {
+        for word in (0..4).rev() {
+            let mut bits = self.sched.bitmap[word];
+            while bits != 0 {
+                let bit = 63 - bits.leading_zeros() as usize;
+                bits &= !(1 << bit);
+                let prio = word * 64 + bit;
+                if floor.is_some_and(|f| prio <= f as usize) {
+                    return None;
+                }
+                let mut pd = self.sched.ready[prio].head;
+                while pd != NONE {
+                    if self.sched.eligible(pd as usize) || self.lend(pd as usize) {
+                        return Some(pd as usize);
+                    }
+                    pd = self.sched.links[pd as usize].next;
+                }
+            }
+        }
+        None
+    }
+
+    /// The home SC of the call `pd` runs: up the chain of passive servers
+    /// serving calls to the first PD that is not one (the root caller),
+    /// whose own SC it is. For any other PD, its own SC. Without loans,
+    /// `thread_sc[pd] == home_sc(pd)` for every PD (`start_call` copies the
+    /// caller's SC down the chain).
+    fn home_sc(&self, pd: PdId) -> u8 {
+        let mut x = pd;
+        // A chain has fewer than MAX_PDS links (priorities strictly rise
+        // along it); the bound only guards against a kernel bug.
+        for _ in 0..MAX_PDS {
+            match self.tcbs[x].reply_to {
+                Some(caller) if self.tcbs[x].passive_now() => x = caller,
+                _ => break,
+            }
+        }
+        x as u8
+    }
+
+    /// The next PD up the chain of `x` that serves the same call: its
+    /// caller, if `x` is a passive server serving a call and that caller is
+    /// one too.
+    fn chain_up(&self, x: PdId) -> Option<PdId> {
+        let caller = self.tcbs[x]
+            .reply_to
+            .filter(|_| self.tcbs[x].passive_now())?;
+        let c = &self.tcbs[caller];
+        (c.passive_now() && c.reply_to.is_some()).then_some(caller)
+    }
+
+    /// Bandwidth inheritance (see the module documentation): ready PD `pd`'s
+    /// SC is depleted. If `pd` is a passive server in the middle of a call,
+    /// move it to the call's home SC if that is eligible, else lend it the
+    /// SC of the first caller of higher priority than the home PD that
+    /// waits on `pd` or on a passive server up its chain and has an
+    /// eligible SC. Returns whether `pd` is now eligible. The time is
+    /// charged from the next dispatch on (which sees the SC change, or the
+    /// `timer_dirty` set here when the SC happens to be running already).
+    #[cold]
+    #[inline(never)]
+    fn lend(&mut self, pd: PdId) -> bool {
+        if !self.tcbs[pd].passive_now() || self.tcbs[pd].reply_to.is_none() {
+            return false;
+        }
+        let home = self.home_sc(pd);
+        let sc = if self.sched.sc_eligible(home) {
+            Some(home)
+        } else {
+            let floor = self.tcbs[home as usize].priority;
+            let mut x = Some(pd);
+            let mut found = None;
+            for _ in 0..MAX_PDS {
+                let Some(server) = x else { break };
+                found = self.queued_lender(server, floor);
+                if found.is_some() {
+                    break;
+                }
+                x = self.chain_up(server);
+            }
+            found
+        };
+        let Some(sc) = sc else {
+            return false;
+        };
+        self.sched.thread_sc[pd] = sc;
+        self.sched.timer_dirty = true;
+        true
+    }
+
+    /// The SC of the first caller queued on `server` with a priority above
+    /// `floor` and an eligible SC (the queue is in priority order).
+    fn queued_lender(&self, server: PdId, floor: u8) -> Option<u8> {
+        let mut c = self.sched.callers[server].head;
+        while c != NONE && self.tcbs[c as usize].priority > floor {
+            let sc = self.sched.thread_sc[c as usize];
+            if self.sched.sc_eligible(sc) {
+                return Some(sc);
+            }
+            c = self.sched.links[c as usize].next;
+        }
+        None
+    }
+
+    /// About to run `n` on an SC not its own: if that SC is lent, return
+    /// the home SC that owes the time. A loan whose lender no longer waits
+    /// in `n`'s chain (it was stopped, faulted or restarted, or its call
+    /// failed) is revoked: `n` goes back to its home SC (if that is
+    /// depleted, the timer fires at once and `lend` looks again).
+    #[cold]
+    #[inline(never)]
+    fn loan_debtor(&mut self, n: PdId) -> u8 {
+        let home = self.home_sc(n);
+        let sc = self.sched.thread_sc[n];
+        if sc == home {
+            return NONE;
+        }
+        let mut x = Some(n);
+        for _ in 0..MAX_PDS {
+            let Some(server) = x else { break };
+            let mut c = self.sched.callers[server].head;
+            while c != NONE {
+                if self.sched.thread_sc[c as usize] == sc {
+                    return home;
+                }
+                c = self.sched.links[c as usize].next;
+            }
+            x = self.chain_up(server);
+        }
+        self.sched.thread_sc[n] = home;
+        NONE
+    }
+
     #[link_section = ".text.hot"]
     fn dispatch(&mut self, next: Option<PdId>) -> *const UserRegs {
-        let sc = next.map(|n| self.sched.thread_sc[n]);
+        let mut sc = next.map(|n| self.sched.thread_sc[n]);
         if sc != self.sched.running_sc || self.sched.timer_dirty {
-            self.sched.switch_sc(sc, arch::rdtsc());
+            let debtor = match next {
+                Some(n) if sc != Some(n as u8) => self.loan_debtor(n),
+                _ => NONE,
+            };
+            sc = next.map(|n| self.sched.thread_sc[n]);
+            self.sched.switch_sc(sc, debtor, arch::rdtsc());
         }
         let Some(n) = next else {
             self.current = None;

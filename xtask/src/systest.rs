@@ -314,6 +314,20 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         extra: None,
     },
     SystemTest {
+        name: "inversion",
+        system: "tests/systems/inversion.system",
+        expect: &[
+            "inversion: server stalled mid-call",
+            "inversion: worst latency",
+            "inversion: ok",
+        ],
+        forbid: FAILURES,
+        status: 0,
+        last_line: Some("inversion: ok"),
+        input: &[],
+        extra: None,
+    },
+    SystemTest {
         name: "passive_notify",
         system: "tests/systems/passive_notify.system",
         expect: &[

@@ -157,3 +157,20 @@ pub mod survivor {
         Survivor { test, rounds: 0 }
     }
 }
+
+/// The `inversion` test: what one call to its server costs, in TSC ticks
+/// of the server's own running time (about 0.3 ms at 2.6 GHz).
+pub const INVERSION_WORK: u64 = 780_000;
+
+/// The `inversion` test: a TSC step larger than this between two reads
+/// means the reading PD was not running in between (about 0.2 ms: longer
+/// than a kernel entry under TCG, shorter than any throttling).
+pub const INVERSION_GAP: u64 = 500_000;
+
+/// Shared word: mid-call stalls the `inversion` server saw.
+pub const INVERSION_STALLS: usize = 0;
+/// Shared word: calls of the `inversion` low PD that took far longer than
+/// the work (its budget ran out during the call).
+pub const INVERSION_LOW_LONG: usize = 1;
+/// Shared word: calls the `inversion` low PD completed.
+pub const INVERSION_LOW_CALLS: usize = 2;
