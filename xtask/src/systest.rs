@@ -441,6 +441,23 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         extra: None,
     },
     SystemTest {
+        name: "cpu_protection",
+        system: "tests/systems/cpu_protection.system",
+        expect: &[
+            "mantle: kernel W^X: text r-x, rodata r--, data rw-, direct map rw- (r-- over text and rodata)",
+            // `-cpu qemu64` has no UMIP (see cpu_protection.system).
+            "mantle: starting 2 PDs (TSC ",
+            "cpu_protection: CPU lacks UMIP",
+            "cpu_protection: no UMIP on this CPU: sgdt works in user mode",
+            "cpu_protection: ok",
+        ],
+        forbid: FAILURES,
+        status: 0,
+        last_line: None,
+        input: &[],
+        extra: Some(umip_off_on_the_boot_line),
+    },
+    SystemTest {
         name: "shared_record",
         system: "tests/systems/shared_record.system",
         // One line: both PDs, both uses of the record, the shared range.
@@ -818,6 +835,15 @@ fn share_first_pds_records(spec: &mut mantle_abi::bootdesc::SystemSpec) -> Resul
     b.entry = a.entry;
     b.stack_size = a.stack_size;
     Ok(())
+}
+
+/// `cpu_protection`: the kernel's boot line says UMIP is off, as the
+/// parent PD found with CPUID.
+fn umip_off_on_the_boot_line(lines: &[&str]) -> Vec<String> {
+    match lines.iter().find(|l| l.starts_with("mantle: starting ")) {
+        Some(l) if l.ends_with(", UMIP off)") => Vec::new(),
+        other => vec![format!("boot line should end \", UMIP off)\": {other:?}")],
+    }
 }
 
 /// `fault_unmapped`: the symbolised report's `#0` names the victim's `init`
