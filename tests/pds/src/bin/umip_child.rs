@@ -23,7 +23,7 @@ fn init() -> ChildPd {
         "cpu_protection: sgdt in user mode read the GDT base {:#x}",
         u64::from_le_bytes(base)
     );
-    PARENT.notify();
+    PARENT.notify().expect("notify parent");
     ChildPd
 }
 

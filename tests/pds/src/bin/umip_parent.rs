@@ -16,13 +16,28 @@ struct Parent {
     umip: bool,
 }
 
-fn cpu_has_umip() -> bool {
-    // SAFETY: CPUID is available on every x86_64 CPU and has no side
-    // effects; leaf 7 is read only if leaf 0 reports it.
+/// CPUID leaf `leaf`, sub-leaf 0: (eax, ecx).
+fn cpuid(leaf: u32) -> (u32, u32) {
+    let (eax, ecx): (u32, u32);
+    // SAFETY: CPUID has no side effects and runs in user mode; rbx, which
+    // LLVM reserves, is saved and restored around it.
     unsafe {
-        use core::arch::x86_64::__cpuid_count;
-        __cpuid_count(0, 0).eax >= 7 && __cpuid_count(7, 0).ecx & (1 << 2) != 0
-    }
+        core::arch::asm!(
+            "mov {tmp:r}, rbx",
+            "cpuid",
+            "mov rbx, {tmp:r}",
+            tmp = out(reg) _,
+            inout("eax") leaf => eax,
+            inout("ecx") 0u32 => ecx,
+            out("edx") _,
+            options(nostack, preserves_flags)
+        )
+    };
+    (eax, ecx)
+}
+
+fn cpu_has_umip() -> bool {
+    cpuid(0).0 >= 7 && cpuid(7).1 & (1 << 2) != 0
 }
 
 impl Handler for Parent {
