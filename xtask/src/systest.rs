@@ -441,6 +441,21 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         extra: None,
     },
     SystemTest {
+        name: "budget_window",
+        system: "tests/systems/budget_window.system",
+        expect: &[
+            "budget_window: burst started (budget 2000/20000)",
+            "most CPU time in one window of one period: ",
+            "budget_window: at most one budget in any window of one period",
+            "budget_window: ok",
+        ],
+        forbid: FAILURES,
+        status: 0,
+        last_line: None,
+        input: &[],
+        extra: None,
+    },
+    SystemTest {
         name: "cpu_protection",
         system: "tests/systems/cpu_protection.system",
         expect: &[
