@@ -1,11 +1,27 @@
 //! Checks of the boot description across PDs: that no PD can reach
 //! another's private memory through its maps.
 //!
+//! What is private and what is shared is told by the map's kind, the only
+//! place the format records it:
+//! - **Private memory** is every `Elf` (program segment), `Stack` and
+//!   `IpcBuffer` map. The tool gives each its own physical chunk, so a
+//!   private map belongs to exactly one *use*: one PD reaching one map
+//!   record through its map run.
+//! - **Shared memory** is every `Region` map (an SDF `memory_region`, which
+//!   any number of PDs may map, one PD even twice) and every `Fixed` map
+//!   (device memory or firmware RAM at a fixed address). The format has no
+//!   "private region": a memory region mapped by one PD is private only
+//!   because no other PD's description names memory that overlaps it, and
+//!   that is what this check sees.
+//!
 //! Rules (each map was already checked on its own by `system`):
-//! - Private maps (`Elf`, `Stack`, `IpcBuffer`) overlap no other map at
-//!   all, of any PD: the tool gives each its own physical chunk.
-//! - `Region` maps may overlap other `Region` maps (several PDs, or one PD
-//!   twice, map the same memory region), never private memory.
+//! - A private map's physical range overlaps no other use of placed RAM:
+//!   neither another record (of any kind but `Fixed`, of any PD) nor the
+//!   *same* record reached from another PD. The check compares uses
+//!   (PD, record), not records, because two PDs whose map runs name the
+//!   same records would otherwise share program data, stack and IPC buffer
+//!   while every record looks unique.
+//! - `Region` maps may overlap other `Region` maps, never private memory.
 //! - `Fixed` maps (device memory, firmware RAM) miss all placed PD memory,
 //!   `[PD_MEMORY_PHYS, image_end)`; they may overlap each other (shared
 //!   devices).
@@ -17,8 +33,9 @@
 //! - All placed PD memory lies below `PHYSMAP_SIZE`, inside the kernel's
 //!   direct map (the kernel reaches IPC buffers through it).
 //!
-//! The pairwise check is quadratic in the number of RAM maps; systems have
-//! tens to a few hundred, which takes well under a millisecond.
+//! The pairwise check is quadratic in the number of map uses; systems have
+//! tens to a few hundred, which takes well under a millisecond (a
+//! description at the format's limits would take seconds, at boot only).
 
 use mantle_abi::bootdesc::{BootDescription, Map, MapKind};
 use mantle_abi::layout::{PD_MEMORY_PHYS, PHYSMAP_SIZE};
@@ -59,14 +76,17 @@ pub fn check_maps(desc: &BootDescription<'_>) -> Result<(), BootError> {
                 return err("fixed physical range overlaps memory placed for PDs");
             }
             if private(m.kind) {
-                if let Some(other) = aliased(desc, index, &m) {
+                if let Some((j, other)) = aliased(desc, i, index, &m) {
                     return Err(BootError {
                         pd: Some(i),
                         map: Some(index),
-                        what: match other {
-                            MapKind::Region => "private memory is also mapped as a memory region",
-                            _ => "private memory is also mapped by another map",
+                        what: match desc.map(other).kind {
+                            MapKind::Region => {
+                                "private memory (program, stack, IPC buffer) is also mapped as a memory region by"
+                            }
+                            _ => "private memory (program, stack, IPC buffer) is also mapped by",
                         },
+                        other: Some((j, other)),
                     });
                 }
             }
@@ -75,14 +95,16 @@ pub fn check_maps(desc: &BootDescription<'_>) -> Result<(), BootError> {
     Ok(())
 }
 
-/// The kind of another placed-RAM map that overlaps private map `m`
-/// (record `index`), if any.
-fn aliased(desc: &BootDescription<'_>, index: usize, m: &Map) -> Option<MapKind> {
+/// Another use (PD, record) of placed RAM that overlaps private map `m`,
+/// which PD `pd` reaches as record `index`: a different record, or the
+/// same record in another PD's map run.
+fn aliased(desc: &BootDescription<'_>, pd: PdId, index: usize, m: &Map) -> Option<(PdId, usize)> {
     let r = range(m);
     (0..desc.pd_count() as PdId)
-        .flat_map(|j| desc.pd(j).maps.indices())
-        .filter(|&other| other != index)
-        .map(|other| desc.map(other))
-        .find(|o| o.kind != MapKind::Fixed && overlaps(r, range(o)))
-        .map(|o| o.kind)
+        .flat_map(|j| desc.pd(j).maps.indices().map(move |other| (j, other)))
+        .filter(|&use_| use_ != (pd, index))
+        .find(|&(_, other)| {
+            let o = desc.map(other);
+            o.kind != MapKind::Fixed && overlaps(r, range(&o))
+        })
 }

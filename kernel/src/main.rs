@@ -103,6 +103,12 @@ extern "C" fn kmain(start_info: u32) -> ! {
     arch::console_init();
     kprintln!("Mantle microkernel (x86_64)");
     let features = arch::init_cpu();
+    match arch::paging::protect_kernel() {
+        Ok(()) => kprintln!(
+            "kernel W^X: text r-x, rodata r--, data rw-, direct map rw- (r-- over text and rodata)"
+        ),
+        Err(e) => boot_error(format_args!("kernel W^X does not hold: {}", e)),
+    }
 
     let kernel_end = core::ptr::addr_of!(__kernel_end) as u64 - KERNEL_VIRT_BASE;
     if kernel_end > BOOTDESC_PHYS {
@@ -146,11 +152,12 @@ extern "C" fn kmain(start_info: u32) -> ! {
         boot_error(format_args!("{}", BootErrorDisplay { error, desc: &desc }));
     }
     kprintln!(
-        "starting {} PDs (TSC {} MHz, SMEP {}, SMAP {})",
+        "starting {} PDs (TSC {} MHz, SMEP {}, SMAP {}, UMIP {})",
         k.count,
         cal.tsc_per_ms / 1000,
         on_off(features.smep),
-        on_off(features.smap)
+        on_off(features.smap),
+        on_off(features.umip)
     );
     let first = k.schedule();
     // SAFETY: `first` is a PD's frame from the scheduler (or null to idle);

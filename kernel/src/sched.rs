@@ -6,6 +6,12 @@
 //!   A PD runs on an SC (`thread_sc`): its own, or, while a passive PD
 //!   serves a protected call, its caller's. A PD whose SC is depleted stays
 //!   queued but is skipped until the SC is replenished.
+//! - Replenishment is sporadic-server style, so an SC with budget < period
+//!   runs at most its budget in *any* window of one period, not just in
+//!   periods aligned to its refills: every chunk of budget consumed is
+//!   returned one period after the chunk started being consumed (see
+//!   [`Refills`]). An SC with budget = period (the default) is never
+//!   throttled and keeps no refills.
 //! - Time is charged only when the running SC changes or the timer fires,
 //!   so syscalls that do not switch SC read no clock and touch no timer.
 //! - The LAPIC timer (one-shot) fires at the earliest of the running SC's
@@ -96,6 +102,70 @@ const EMPTY_QUEUE: Queue = Queue {
     tail: NONE,
 };
 
+/// Most pending refills of one SC. When full, a new chunk is merged into
+/// the last refill, which then comes due at the later of the two times:
+/// budget may come back later than one period after use (the SC gets less
+/// than its budget in some window), never earlier.
+const MAX_REFILLS: usize = 8;
+
+/// The budget an SC has consumed and not yet got back: `(due, amount)`
+/// pairs in due order, a ring buffer. Invariant: `Sc::remaining` plus the
+/// amounts here is `Sc::budget`.
+#[derive(Clone, Copy, Debug)]
+pub struct Refills {
+    due: [u64; MAX_REFILLS],
+    amount: [u64; MAX_REFILLS],
+    head: u8,
+    len: u8,
+}
+
+impl Refills {
+    const EMPTY: Refills = Refills {
+        due: [0; MAX_REFILLS],
+        amount: [0; MAX_REFILLS],
+        head: 0,
+        len: 0,
+    };
+
+    fn slot(&self, i: usize) -> usize {
+        (self.head as usize + i) % MAX_REFILLS
+    }
+
+    /// When the first refill comes due (`u64::MAX`: none pending).
+    fn next_due(&self) -> u64 {
+        if self.len == 0 {
+            u64::MAX
+        } else {
+            self.due[self.head as usize]
+        }
+    }
+
+    /// Return `amount` at `due` (no earlier than every pending refill).
+    fn push(&mut self, due: u64, amount: u64) {
+        if self.len as usize == MAX_REFILLS {
+            let last = self.slot(MAX_REFILLS - 1);
+            self.amount[last] += amount;
+            self.due[last] = self.due[last].max(due);
+        } else {
+            let at = self.slot(self.len as usize);
+            self.due[at] = due;
+            self.amount[at] = amount;
+            self.len += 1;
+        }
+    }
+
+    /// Take every refill due at `now`: their total.
+    fn take_due(&mut self, now: u64) -> u64 {
+        let mut total = 0;
+        while self.len > 0 && self.due[self.head as usize] <= now {
+            total += self.amount[self.head as usize];
+            self.head = ((self.head as usize + 1) % MAX_REFILLS) as u8;
+            self.len -= 1;
+        }
+        total
+    }
+}
+
 /// A scheduling context, in TSC ticks.
 #[derive(Clone, Copy, Debug)]
 pub struct Sc {
@@ -103,13 +173,15 @@ pub struct Sc {
     pub budget: u64,
     /// Period.
     pub period: u64,
-    /// Budget left in the current period.
+    /// Budget available now.
     pub remaining: u64,
-    /// When the next period starts.
+    /// When the next refill comes due (`u64::MAX`: none pending).
     pub replenish_at: u64,
     /// Time lent to this SC's calls by other SCs (bandwidth inheritance),
     /// repaid from its next refills.
     pub debt: u64,
+    /// Consumed budget not yet returned.
+    pub refills: Refills,
 }
 
 /// Run queues, scheduling contexts and the preemption timer.
@@ -157,6 +229,7 @@ impl Scheduler {
                 remaining: 0,
                 replenish_at: 0,
                 debt: 0,
+                refills: Refills::EMPTY,
             }; MAX_PDS],
             depleted: 0,
             running_sc: None,
@@ -180,8 +253,10 @@ impl Scheduler {
         (us as u128 * self.tsc_per_ms as u128 / 1000) as u64
     }
 
-    /// Set up PD `pd`'s priority and SC at time `now`.
-    pub fn init_pd(&mut self, pd: PdId, priority: u8, budget_us: u64, period_us: u64, now: u64) {
+    /// Set up PD `pd`'s priority and SC (at time `_now`: the SC starts
+    /// with its whole budget and no refills pending, so the time is not
+    /// needed).
+    pub fn init_pd(&mut self, pd: PdId, priority: u8, budget_us: u64, period_us: u64, _now: u64) {
         let budget = self.us_to_ticks(budget_us).max(1);
         let period = self.us_to_ticks(period_us).max(budget);
         self.prio[pd] = priority;
@@ -190,8 +265,9 @@ impl Scheduler {
             budget,
             period,
             remaining: budget,
-            replenish_at: now + period,
+            replenish_at: u64::MAX,
             debt: 0,
+            refills: Refills::EMPTY,
         };
     }
 
@@ -332,19 +408,44 @@ impl Scheduler {
         self.depleted & (1 << sc) == 0
     }
 
-    /// Start a new period of `sc` at `now`, repaying its debt first: a
-    /// debt of a whole budget or more leaves it depleted for this period.
+    /// Give SC `sc` back the budget due at `now`: all of it if the SC is
+    /// never throttled (budget = period), else every refill due, less what
+    /// it owes for time lent to its calls (bandwidth inheritance). A repaid
+    /// amount counts as consumed now and comes back one period later, so
+    /// the SC's budget in flight (remaining plus pending refills) stays its
+    /// budget: debt delays budget, it never destroys it.
     fn refill(&mut self, sc: usize, now: u64) {
         let s = &mut self.scs[sc];
-        let repay = s.debt.min(s.budget);
-        s.debt -= repay;
-        s.remaining = s.budget - repay;
-        s.replenish_at = now + s.period;
-        if s.remaining == 0 {
-            self.depleted |= 1 << sc;
+        if s.budget == s.period {
+            // Never depleted, so never a debtor.
+            s.remaining = s.budget;
+            s.debt = 0;
         } else {
-            self.depleted &= !(1 << sc);
+            let back = s.refills.take_due(now);
+            let repay = s.debt.min(back);
+            s.debt -= repay;
+            s.remaining += back - repay;
+            if repay > 0 {
+                s.refills.push(now.saturating_add(s.period), repay);
+            }
+            s.replenish_at = s.refills.next_due();
         }
+        if s.remaining > 0 {
+            self.depleted &= !(1 << sc);
+        } else {
+            self.depleted |= 1 << sc;
+        }
+    }
+
+    /// SC `sc` consumed `amount` of budget in one run that began at
+    /// `start`: it comes back one period after `start`.
+    fn consumed(&mut self, sc: usize, start: u64, amount: u64) {
+        let s = &mut self.scs[sc];
+        if s.budget == s.period || amount == 0 {
+            return;
+        }
+        s.refills.push(start.saturating_add(s.period), amount);
+        s.replenish_at = s.refills.next_due();
     }
 
     /// Charge the running SC up to `now`. Returns true if it is used up.
@@ -353,7 +454,8 @@ impl Scheduler {
         let Some(sc) = self.running_sc else {
             return false;
         };
-        let used = now.saturating_sub(self.slice_start);
+        let start = self.slice_start;
+        let used = now.saturating_sub(start);
         self.slice_start = now;
         if self.debtor != NONE {
             // Lent time: the lender pays now, the call's home SC later.
@@ -361,7 +463,11 @@ impl Scheduler {
             d.debt = d.debt.saturating_add(used);
         }
         let s = &mut self.scs[sc as usize];
-        s.remaining = s.remaining.saturating_sub(used);
+        let before = s.remaining;
+        s.remaining = before.saturating_sub(used);
+        let charged = before - s.remaining;
+        self.consumed(sc as usize, start, charged);
+        let s = &self.scs[sc as usize];
         if s.remaining > 0 {
             return false;
         }

@@ -34,6 +34,8 @@ pub struct BootError {
     pub map: Option<usize>,
     /// What is wrong.
     pub what: &'static str,
+    /// The other PD and map record of a conflict between two maps.
+    pub other: Option<(PdId, usize)>,
 }
 
 impl BootError {
@@ -43,6 +45,7 @@ impl BootError {
             pd: None,
             map: None,
             what,
+            other: None,
         }
     }
     fn pd(pd: PdId, what: &'static str) -> Self {
@@ -50,6 +53,7 @@ impl BootError {
             pd: Some(pd),
             map: None,
             what,
+            other: None,
         }
     }
     /// An error about map record `map` of PD `pd`.
@@ -58,6 +62,7 @@ impl BootError {
             pd: Some(pd),
             map: Some(map),
             what,
+            other: None,
         }
     }
 }
@@ -83,7 +88,22 @@ impl fmt::Display for BootErrorDisplay<'_> {
                 map, m.vaddr, m.paddr, m.size
             )?;
         }
-        f.write_str(self.error.what)
+        f.write_str(self.error.what)?;
+        if let (Some(map), Some((pd, other))) = (self.error.map, self.error.other) {
+            let (a, b) = (self.desc.map(map), self.desc.map(other));
+            write!(
+                f,
+                " PD '{}' map {} (vaddr {:#x}, paddr {:#x}, size {:#x}); both map physical {:#x}..{:#x}",
+                self.desc.pd(pd).name(),
+                other,
+                b.vaddr,
+                b.paddr,
+                b.size,
+                a.paddr.max(b.paddr),
+                (a.paddr + a.size).min(b.paddr + b.size)
+            )?;
+        }
+        Ok(())
     }
 }
 

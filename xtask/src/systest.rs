@@ -449,6 +449,54 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         input: &[],
         extra: None,
     },
+    SystemTest {
+        name: "budget_window",
+        system: "tests/systems/budget_window.system",
+        expect: &[
+            "budget_window: burst started (budget 2000/20000)",
+            "most CPU time in one window of one period: ",
+            "budget_window: at most one budget in any window of one period",
+            "budget_window: ok",
+        ],
+        forbid: FAILURES,
+        status: 0,
+        last_line: None,
+        input: &[],
+        extra: None,
+    },
+    SystemTest {
+        name: "cpu_protection",
+        system: "tests/systems/cpu_protection.system",
+        expect: &[
+            "mantle: kernel W^X: text r-x, rodata r--, data rw-, direct map rw- (r-- over text and rodata)",
+            // `-cpu qemu64` has no UMIP (see cpu_protection.system).
+            "mantle: starting 2 PDs (TSC ",
+            "cpu_protection: CPU lacks UMIP",
+            "cpu_protection: no UMIP on this CPU: sgdt works in user mode",
+            "cpu_protection: ok",
+        ],
+        forbid: FAILURES,
+        status: 0,
+        last_line: None,
+        input: &[],
+        extra: Some(umip_off_on_the_boot_line),
+    },
+    SystemTest {
+        name: "shared_record",
+        system: "tests/systems/shared_record.system",
+        // One line: both PDs, both uses of the record, the shared range.
+        expect: &[
+            "mantle: boot error: PD 'first': map 0 (vaddr 0x200000, paddr 0x900000, size ",
+        ],
+        forbid: &["mantle: kernel panic", "FAIL", "starvation:"],
+        // mantle_abi::exit::KERNEL_ERROR
+        status: 3,
+        last_line: Some(
+            "private memory (program, stack, IPC buffer) is also mapped by PD 'second' map 0 (vaddr 0x200000, paddr 0x900000, size ",
+        ),
+        input: &[],
+        extra: None,
+    },
 ];
 
 /// How long one system may run before it counts as hung.
@@ -739,6 +787,9 @@ fn system_tests(only: Option<&str>) -> Result<(usize, usize)> {
 fn run_one(t: &SystemTest) -> Result {
     let system = system_file(t)?;
     let image = artifacts::image(&system, t.name)?;
+    if let Some((_, patch)) = IMAGE_PATCHES.iter().find(|(name, _)| *name == t.name) {
+        patch_boot_description(&image, *patch)?;
+    }
     let run = boot::boot_with(&image, TIMEOUT, t.input, boot::symbols(&system))?;
     let log = artifacts::root()
         .join("target/images")
@@ -754,6 +805,68 @@ fn run_one(t: &SystemTest) -> Result {
             problems.join("\n  "),
             log.display()
         ))
+    }
+}
+
+/// A change to a built image's boot description, for tests of the kernel's
+/// boot checks with descriptions `mantle build` would never write.
+type DescriptionPatch = fn(&mut mantle_abi::bootdesc::SystemSpec) -> Result;
+
+/// System tests whose image is patched after `mantle build` (by test name).
+const IMAGE_PATCHES: &[(&str, DescriptionPatch)] = &[("shared_record", share_first_pds_records)];
+
+/// Decode the boot description of `image`, apply `patch`, and write it
+/// back in place (a patch keeps every table's length).
+fn patch_boot_description(image: &std::path::Path, patch: DescriptionPatch) -> Result {
+    use mantle::elf::{Elf, PT_LOAD};
+    use mantle_abi::bootdesc::{encode, BootDescription, SystemSpec};
+    let what = |e: String| format!("patching {}: {e}", image.display());
+    let mut bytes = std::fs::read(image).map_err(|e| what(e.to_string()))?;
+    let elf = Elf::parse(&bytes).map_err(what)?;
+    let seg = elf
+        .phdrs
+        .iter()
+        .find(|p| p.p_type == PT_LOAD && p.paddr == mantle_abi::layout::BOOTDESC_PHYS)
+        .ok_or_else(|| what("no boot description segment".into()))?;
+    let (start, len) = (seg.offset as usize, seg.filesz as usize);
+    let old = elf.bytes(seg).map_err(what)?;
+    let desc = BootDescription::parse(old).map_err(|e| what(format!("{e:?}")))?;
+    let mut spec = SystemSpec::from_description(&desc);
+    patch(&mut spec).map_err(what)?;
+    let new = encode(&spec);
+    BootDescription::parse(&new).map_err(|e| what(format!("patched: {e:?}")))?;
+    if new.len() != len {
+        return Err(what("the patch changed the description's length".into()));
+    }
+    bytes[start..start + len].copy_from_slice(&new);
+    std::fs::write(image, bytes).map_err(|e| what(e.to_string()))
+}
+
+/// `shared_record`: PD "second" names PD "first"'s map records and IPC
+/// buffer (every record stays unique and well placed).
+fn share_first_pds_records(spec: &mut mantle_abi::bootdesc::SystemSpec) -> Result {
+    let find = |name: &str| {
+        spec.pds
+            .iter()
+            .position(|p| p.name() == name)
+            .ok_or(format!("no PD {name:?}"))
+    };
+    let (first, second) = (find("first")?, find("second")?);
+    let a = spec.pds[first];
+    let b = &mut spec.pds[second];
+    b.maps = a.maps;
+    b.ipc_buffer_paddr = a.ipc_buffer_paddr;
+    b.entry = a.entry;
+    b.stack_size = a.stack_size;
+    Ok(())
+}
+
+/// `cpu_protection`: the kernel's boot line says UMIP is off, as the
+/// parent PD found with CPUID.
+fn umip_off_on_the_boot_line(lines: &[&str]) -> Vec<String> {
+    match lines.iter().find(|l| l.starts_with("mantle: starting ")) {
+        Some(l) if l.ends_with(", UMIP off)") => Vec::new(),
+        other => vec![format!("boot line should end \", UMIP off)\": {other:?}")],
     }
 }
 

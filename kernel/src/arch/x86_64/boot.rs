@@ -11,7 +11,10 @@
 //!   the top 32 MiB below 4 GiB (LAPIC, IOAPIC, HPET) uncached;
 //! - PML4[511] → PDPT[510] → the first 1 GiB at `layout::KERNEL_VIRT_BASE`.
 //!
-//! The upper half of this PML4 is later shared into every PD's PML4.
+//! All of them writable and executable: `kmain` replaces them at once
+//! (`paging::protect_kernel`: the kernel window W^X from 4 KiB pages, the
+//! direct map no-execute, the identity map removed). The upper half of this
+//! PML4 is later shared into every PD's PML4.
 
 use core::arch::global_asm;
 

@@ -1,8 +1,18 @@
 //! Lazy FPU/SSE switching. CR0.TS is set whenever the running PD does not
 //! own the FPU registers; its first FPU instruction then raises #NM and the
 //! kernel swaps the state in. PDs that never use the FPU pay nothing.
+//!
+//! Where saved state comes from: only FXSAVE ([`save`]) and the clean
+//! image ([`reset`]) write a PD's area; no syscall lets a PD (or its
+//! parent) write it. FXSAVE stores the MXCSR the PD loaded, and a PD cannot
+//! load reserved MXCSR bits (LDMXCSR/FXRSTOR with them fault in the PD).
+//! So a saved MXCSR is always valid today; [`restore`] still clears the
+//! bits the CPU reports as reserved (MXCSR_MASK) before FXRSTOR, because
+//! FXRSTOR of a reserved bit raises #GP *in the kernel*, and no future way
+//! of writing FPU state may turn into a kernel fault.
 
 use core::arch::asm;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use super::cpu::{read_cr0, write_cr0};
 
@@ -39,10 +49,81 @@ pub fn save(state: &mut FpuState) {
     };
 }
 
-/// Load the FPU registers from `state`. CR0.TS must be clear.
+/// Byte offset of MXCSR in the FXSAVE area.
+const MXCSR_OFFSET: usize = 24;
+/// Byte offset of MXCSR_MASK in the FXSAVE area.
+const MXCSR_MASK_OFFSET: usize = 28;
+/// The MXCSR_MASK to assume when FXSAVE reports 0 (CPUs before the field
+/// existed): every bit but DAZ (6) and the reserved bits 16-31.
+const DEFAULT_MXCSR_MASK: u32 = 0xffbf;
+
+/// The MXCSR bits the CPU accepts, from the MXCSR_MASK field FXSAVE
+/// reported (`0`: [`DEFAULT_MXCSR_MASK`]).
+pub const fn mxcsr_mask(reported: u32) -> u32 {
+    if reported == 0 {
+        DEFAULT_MXCSR_MASK
+    } else {
+        reported
+    }
+}
+
+/// `mxcsr` with every bit outside `mask` cleared: a value FXRSTOR and
+/// LDMXCSR accept.
+pub const fn sanitise_mxcsr(mxcsr: u32, mask: u32) -> u32 {
+    mxcsr & mask
+}
+
+// Checked at every build (the kernel has no host tests).
+const _: () = {
+    assert!(mxcsr_mask(0) == 0xffbf);
+    assert!(mxcsr_mask(0xffff) == 0xffff);
+    assert!(sanitise_mxcsr(0x1f80, mxcsr_mask(0)) == 0x1f80);
+    // DAZ (bit 6) is kept only where the CPU reports it.
+    assert!(sanitise_mxcsr(0x1fc0, mxcsr_mask(0)) == 0x1f80);
+    assert!(sanitise_mxcsr(0x1fc0, 0xffff) == 0x1fc0);
+    assert!(sanitise_mxcsr(0xffff_1f80, 0xffff) == 0x1f80);
+};
+
+/// The CPU's MXCSR mask ([`probe_mxcsr_mask`]); the default until then.
+static MXCSR_MASK: AtomicU32 = AtomicU32::new(DEFAULT_MXCSR_MASK);
+
+fn read_u32(state: &FpuState, offset: usize) -> u32 {
+    let b = &state.0[offset..offset + 4];
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// Read the CPU's MXCSR_MASK (FXSAVE offset 28) once at boot, after
+/// CR4.OSFXSR is set. Leaves CR0.TS set: no PD owns the FPU.
+pub fn probe_mxcsr_mask() {
+    set_trap(false);
+    let mut scratch = FpuState::new();
+    save(&mut scratch);
+    set_trap(true);
+    let mask = mxcsr_mask(read_u32(&scratch, MXCSR_MASK_OFFSET));
+    MXCSR_MASK.store(mask, Ordering::Relaxed);
+}
+
+/// Load the FPU registers from `state`. CR0.TS must be clear. A saved
+/// MXCSR with bits the CPU reserves (impossible from FXSAVE; see the
+/// module documentation) is loaded with those bits cleared instead of
+/// faulting in the kernel.
 pub fn restore(state: &FpuState) {
-    // SAFETY: as in `save`; the area was written by `save` (so reserved
-    // MXCSR bits are clear).
+    let mask = MXCSR_MASK.load(Ordering::Relaxed);
+    let mxcsr = read_u32(state, MXCSR_OFFSET);
+    if mxcsr & !mask != 0 {
+        let mut clean = *state;
+        clean.0[MXCSR_OFFSET..MXCSR_OFFSET + 4]
+            .copy_from_slice(&sanitise_mxcsr(mxcsr, mask).to_le_bytes());
+        fxrstor(&clean);
+    } else {
+        fxrstor(state);
+    }
+}
+
+/// FXRSTOR from `state`, whose MXCSR has no reserved bit set.
+fn fxrstor(state: &FpuState) {
+    // SAFETY: as in `save`; the caller checked MXCSR against the CPU's
+    // mask, so FXRSTOR cannot raise #GP for it.
     unsafe { asm!("fxrstor64 [{}]", in(reg) state.0.as_ptr(), options(nostack, preserves_flags)) };
 }
 

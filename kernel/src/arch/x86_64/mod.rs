@@ -33,9 +33,12 @@ const CR0_MP: u64 = 1 << 1;
 const CR0_EM: u64 = 1 << 2;
 const CR0_TS: u64 = 1 << 3;
 const CR0_NE: u64 = 1 << 5;
+/// CR0.WP: read-only pages bind the kernel too (W^X, `paging::protect_kernel`).
+const CR0_WP: u64 = 1 << 16;
 const CR4_PAE: u64 = 1 << 5;
 const CR4_OSFXSR: u64 = 1 << 9;
 const CR4_OSXMMEXCPT: u64 = 1 << 10;
+const CR4_UMIP: u64 = 1 << 11;
 const CR4_SMEP: u64 = 1 << 20;
 const CR4_SMAP: u64 = 1 << 21;
 
@@ -56,14 +59,18 @@ pub struct Features {
     pub smep: bool,
     /// Supervisor-mode access prevention.
     pub smap: bool,
+    /// User-mode instruction prevention: SGDT, SIDT, SLDT, SMSW and STR
+    /// raise #GP in user mode, so a PD cannot read where the GDT and IDT
+    /// are (kernel addresses).
+    pub umip: bool,
 }
 
-/// Set up the CPU: GDT, TSS, IDT, FPU control bits, NX, SMEP/SMAP and the
-/// SYSCALL MSRs.
+/// Set up the CPU: GDT, TSS, IDT, FPU control bits, NX, SMEP/SMAP/UMIP
+/// (where the CPU has them) and the SYSCALL MSRs.
 pub fn init_cpu() -> Features {
     gdt::init();
     idt::init();
-    let (_, leaf7_ebx, _, _) = if cpuid(0, 0).0 >= 7 {
+    let (_, leaf7_ebx, leaf7_ecx, _) = if cpuid(0, 0).0 >= 7 {
         cpuid(7, 0)
     } else {
         (0, 0, 0, 0)
@@ -71,6 +78,7 @@ pub fn init_cpu() -> Features {
     let features = Features {
         smep: leaf7_ebx & (1 << 7) != 0,
         smap: leaf7_ebx & (1 << 20) != 0,
+        umip: leaf7_ecx & (1 << 2) != 0,
     };
     // An explicit CR4, not read|or: PAE (long mode), FXSAVE/SSE on; no PGE
     // (the shared-PML4 switch relies on INVLPG/CR3 writes flushing every
@@ -83,10 +91,13 @@ pub fn init_cpu() -> Features {
     if features.smap {
         cr4 |= CR4_SMAP;
     }
-    // SAFETY: the bits set are supported (SSE is baseline on x86_64; SMEP
-    // and SMAP were checked with CPUID). TS starts set: no PD owns the FPU.
+    if features.umip {
+        cr4 |= CR4_UMIP;
+    }
+    // SAFETY: the bits set are supported (SSE is baseline on x86_64; SMEP,
+    // SMAP and UMIP were checked with CPUID). TS starts set: no PD owns the FPU.
     unsafe {
-        write_cr0((read_cr0() & !CR0_EM) | CR0_MP | CR0_NE | CR0_TS);
+        write_cr0((read_cr0() & !CR0_EM) | CR0_MP | CR0_NE | CR0_TS | CR0_WP);
         write_cr4(cr4);
         wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE | EFER_NXE);
         wrmsr(
@@ -99,6 +110,7 @@ pub fn init_cpu() -> Features {
             RFLAGS_IF | RFLAGS_DF | RFLAGS_AC | RFLAGS_TF | RFLAGS_NT,
         );
     }
+    fpu::probe_mxcsr_mask();
     features
 }
 

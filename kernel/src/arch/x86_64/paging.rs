@@ -280,3 +280,294 @@ pub fn map_range(
     }
     Ok(())
 }
+
+// ---------------------------------------------------------------------------
+// Kernel W^X
+//
+// The boot trampoline maps everything with writable, executable 2 MiB
+// pages: the kernel window (the first 1 GiB at `KERNEL_VIRT_BASE`), the
+// direct map of 0..4 GiB and the identity map used until `kmain`. Once in
+// `kmain`, [`protect_kernel`] replaces them:
+// - the kernel window maps only the image, from 4 KiB pages: text r-x,
+//   rodata r--, data and bss rw- (section bounds from the linker script);
+// - the direct map is non-executable everywhere, and its alias of the
+//   kernel's text and rodata (inside the first 8 MiB, remapped with 4 KiB
+//   pages) read-only, so no writable alias of kernel code remains;
+// - the identity map is removed.
+// [`check_kernel_wx`] then walks the live tables and proves it.
+
+use mantle_abi::layout::KERNEL_VIRT_BASE;
+
+extern "C" {
+    static __text_start: u8;
+    static __text_end: u8;
+    static __rodata_start: u8;
+    static __rodata_end: u8;
+    static __data_start: u8;
+    static __kernel_end: u8;
+}
+
+/// Physical memory the kernel image may occupy, mapped with 4 KiB pages:
+/// below the boot description (`kernel.ld` asserts the image ends there).
+const IMAGE_LIMIT: u64 = 0x80_0000;
+/// Page tables covering [`IMAGE_LIMIT`].
+const IMAGE_TABLES: usize = (IMAGE_LIMIT / LARGE_PAGE_SIZE) as usize;
+
+/// A page-table frame.
+#[repr(C, align(4096))]
+struct Table([u64; 512]);
+
+/// The kernel window's page directory, its page tables, and the page tables
+/// of the direct map's first [`IMAGE_LIMIT`] bytes.
+struct KernelTables {
+    window: Table,
+    image: [Table; IMAGE_TABLES],
+    direct: [Table; IMAGE_TABLES],
+}
+
+static KERNEL_TABLES: crate::global::Global<KernelTables> =
+    crate::global::Global::new(KernelTables {
+        window: Table([0; 512]),
+        image: [const { Table([0; 512]) }; IMAGE_TABLES],
+        direct: [const { Table([0; 512]) }; IMAGE_TABLES],
+    });
+
+/// The kernel image's sections: virtual `[start, end)` of text, rodata and
+/// data (with bss).
+#[derive(Clone, Copy)]
+struct Sections {
+    text: (u64, u64),
+    rodata: (u64, u64),
+    data: (u64, u64),
+}
+
+fn sections() -> Sections {
+    let a = |s: &u8| s as *const u8 as u64;
+    // SAFETY: only the addresses of the linker-script symbols are taken.
+    unsafe {
+        Sections {
+            text: (a(&__text_start), a(&__text_end)),
+            rodata: (a(&__rodata_start), a(&__rodata_end)),
+            data: (a(&__data_start), a(&__kernel_end)),
+        }
+    }
+}
+
+/// Physical address of a kernel static.
+fn kernel_phys<T>(p: *const T) -> u64 {
+    p as u64 - KERNEL_VIRT_BASE
+}
+
+fn within(v: u64, r: (u64, u64)) -> bool {
+    r.0 <= v && v < r.1
+}
+
+/// Leaf entry bits of kernel-window page `vaddr`, if the image covers it.
+fn image_page_bits(s: &Sections, vaddr: u64) -> Option<u64> {
+    if within(vaddr, s.text) {
+        Some(PRESENT)
+    } else if within(vaddr, s.rodata) {
+        Some(PRESENT | NO_EXECUTE)
+    } else if within(vaddr, s.data) {
+        Some(PRESENT | WRITABLE | NO_EXECUTE)
+    } else {
+        None
+    }
+}
+
+/// Flush every TLB entry (CR4.PGE is off: a CR3 write flushes them all).
+fn flush_tlb() {
+    // SAFETY: reloading the current CR3 changes no mapping.
+    unsafe { super::cpu::write_cr3(read_cr3()) };
+}
+
+/// Map the kernel image W^X and the direct map non-executable (see above),
+/// then check it. Runs once, in `kmain`, while the boot tables are live and
+/// before any PD address space copies the kernel half.
+pub fn protect_kernel() -> Result<(), &'static str> {
+    let s = sections();
+    let page = PAGE_SIZE;
+    let ordered = s.text.0 < s.text.1
+        && s.text.1 <= s.rodata.0
+        && s.rodata.0 <= s.rodata.1
+        && s.rodata.1 <= s.data.0
+        && s.data.0 < s.data.1;
+    let aligned = [s.text, s.rodata, s.data]
+        .iter()
+        .all(|r| r.0 % page == 0 && r.1 % page == 0);
+    if !ordered
+        || !aligned
+        || s.text.0 < KERNEL_VIRT_BASE
+        || s.data.1 > KERNEL_VIRT_BASE + IMAGE_LIMIT
+    {
+        return Err("kernel sections are not page aligned, ordered and below 8 MiB");
+    }
+    let tables = KERNEL_TABLES.as_ptr();
+    let pml4 = read_cr3() & ADDR_MASK;
+    let entry = |tbl: u64, i: usize| table(tbl).wrapping_add(i);
+    // SAFETY: `kmain` calls this once, before anything else uses
+    // `KERNEL_TABLES`; the boot tables (PML4 from CR3, its PDPTs and page
+    // directories, all in `.boot.bss`) are page-table frames in the direct
+    // map, and every index is < 512. The kernel window is switched to the
+    // new tables (which map the running code, data and stack at the same
+    // physical addresses) before the old page directory loses execute
+    // rights, and each step is followed by a full TLB flush.
+    unsafe {
+        let t = &mut *tables;
+        for i in 0..IMAGE_TABLES * 512 {
+            let phys = i as u64 * page;
+            let (pt, slot) = (i / 512, i % 512);
+            t.image[pt].0[slot] =
+                image_page_bits(&s, KERNEL_VIRT_BASE + phys).map_or(0, |bits| phys | bits);
+            let kernel_code = within(phys + KERNEL_VIRT_BASE, (s.text.0, s.rodata.1));
+            t.direct[pt].0[slot] =
+                phys | PRESENT | NO_EXECUTE | if kernel_code { 0 } else { WRITABLE };
+        }
+        for pt in 0..IMAGE_TABLES {
+            t.window.0[pt] = kernel_phys(&t.image[pt]) | PRESENT | WRITABLE;
+        }
+        // PML4[511] -> PDPT, entry 510: the kernel window.
+        let kernel_pdpt = entry(pml4, 511).read() & ADDR_MASK;
+        entry(kernel_pdpt, 510).write(kernel_phys(&t.window) | PRESENT | WRITABLE);
+        flush_tlb();
+        // PML4[256] -> PDPT of the direct map: four page directories.
+        let direct_pdpt = entry(pml4, 256).read() & ADDR_MASK;
+        for gib in 0..4 {
+            let e = entry(direct_pdpt, gib);
+            let value = e.read();
+            if value & PRESENT == 0 || value & PAGE_SIZE_BIT != 0 {
+                return Err("unexpected boot direct map");
+            }
+            let dir = value & ADDR_MASK;
+            for i in 0..512 {
+                let pde = entry(dir, i);
+                let v = pde.read();
+                if gib == 0 && i < IMAGE_TABLES {
+                    pde.write(kernel_phys(&t.direct[i]) | PRESENT | WRITABLE | NO_EXECUTE);
+                } else if v & PRESENT != 0 {
+                    pde.write(v | NO_EXECUTE);
+                }
+            }
+            e.write(value | NO_EXECUTE);
+        }
+        // The identity map was only for the trampoline.
+        entry(pml4, 0).write(0);
+        flush_tlb();
+    }
+    check_kernel_wx()
+}
+
+/// One leaf mapping of the kernel half: effective rights over all levels.
+#[derive(Clone, Copy)]
+struct Leaf {
+    vaddr: u64,
+    size: u64,
+    paddr: u64,
+    write: bool,
+    exec: bool,
+    user: bool,
+}
+
+/// Call `f` for every present leaf of the kernel half of the live tables.
+fn for_each_kernel_leaf(mut f: impl FnMut(Leaf)) {
+    fn walk(tbl: u64, level: u32, base: u64, w: bool, x: bool, u: bool, f: &mut dyn FnMut(Leaf)) {
+        let range = if level == 39 { 256..512 } else { 0..512 };
+        for i in range {
+            // SAFETY: `tbl` is a page-table frame of the live tables (the
+            // boot tables or `KERNEL_TABLES`), in the direct map; i < 512.
+            let v = unsafe { table(tbl).add(i).read() };
+            if v & PRESENT == 0 {
+                continue;
+            }
+            let mut vaddr = base | (i as u64) << level;
+            if level == 39 {
+                vaddr |= 0xffff_0000_0000_0000; // canonical upper half
+            }
+            let (w, x, u) = (
+                w && v & WRITABLE != 0,
+                x && v & NO_EXECUTE == 0,
+                u && v & USER != 0,
+            );
+            if level == 12 || (level != 39 && v & PAGE_SIZE_BIT != 0) {
+                let size = 1u64 << level;
+                let paddr = v & ADDR_MASK & !(size - 1);
+                f(Leaf {
+                    vaddr,
+                    size,
+                    paddr,
+                    write: w,
+                    exec: x,
+                    user: u,
+                });
+            } else {
+                walk(v & ADDR_MASK, level - 9, vaddr, w, x, u, f);
+            }
+        }
+    }
+    walk(read_cr3() & ADDR_MASK, 39, 0, true, true, true, &mut f);
+}
+
+/// Check the live kernel half: no page anywhere is both writable and
+/// executable or user-accessible; kernel text is r-x, rodata r--, data and
+/// bss rw- (every page present); the direct map is non-executable, and
+/// read-only over the kernel's text and rodata. Also that the CPU enforces
+/// it: EFER.NXE (no-execute) and CR0.WP (read-only binds the kernel too).
+pub fn check_kernel_wx() -> Result<(), &'static str> {
+    let s = sections();
+    // SAFETY: EFER exists on every x86_64 CPU (long mode runs); reading it
+    // has no side effects.
+    let efer = unsafe { super::cpu::rdmsr(super::MSR_EFER) };
+    if efer & super::EFER_NXE == 0 {
+        return Err("EFER.NXE is off: no page is non-executable");
+    }
+    if super::cpu::read_cr0() & super::CR0_WP == 0 {
+        return Err("CR0.WP is off: read-only pages are writable by the kernel");
+    }
+    let mut problem = None;
+    let mut pages = [0u64; 3];
+    let code = (s.text.0 - KERNEL_VIRT_BASE, s.rodata.1 - KERNEL_VIRT_BASE);
+    for_each_kernel_leaf(|l| {
+        let mut fail = |what| {
+            problem.get_or_insert(what);
+        };
+        if l.write && l.exec {
+            fail("a kernel page is writable and executable");
+        }
+        if l.user {
+            fail("a kernel page is user-accessible");
+        }
+        if within(l.vaddr, (PHYSMAP_BASE, PHYSMAP_BASE + PHYSMAP_SIZE)) {
+            if l.exec {
+                fail("the direct map is executable");
+            }
+            if l.write && l.paddr < code.1 && code.0 < l.paddr + l.size {
+                fail("the direct map has a writable alias of kernel text or rodata");
+            }
+            return;
+        }
+        let want = [
+            (s.text, false, true),
+            (s.rodata, false, false),
+            (s.data, true, false),
+        ];
+        for (k, &(r, w, x)) in want.iter().enumerate() {
+            if within(l.vaddr, r) {
+                if l.size != PAGE_SIZE || (l.write, l.exec) != (w, x) {
+                    fail("a kernel section has the wrong rights");
+                }
+                if l.paddr != l.vaddr - KERNEL_VIRT_BASE {
+                    fail("a kernel page maps the wrong frame");
+                }
+                pages[k] += 1;
+            }
+        }
+    });
+    if let Some(p) = problem {
+        return Err(p);
+    }
+    let expected = [s.text, s.rodata, s.data].map(|r| (r.1 - r.0) / PAGE_SIZE);
+    if pages != expected {
+        return Err("a kernel section is not mapped in full");
+    }
+    Ok(())
+}

@@ -21,7 +21,8 @@ impl Handler for ChildPd {}
 fn init() -> ChildPd {
     let n = ATTEMPT.fetch_add(1, Ordering::Relaxed) + 1;
     debug_println!("restart: child attempt {}", n);
-    // SAFETY (all blocks): see above; no Rust-visible memory is touched.
+    // SAFETY: each instruction below traps deliberately (see above); no
+    // Rust-visible memory is touched.
     unsafe {
         match n {
             1 => asm!("mov qword ptr [{a}], 1", a = in(reg) 0x1000_0000u64, options(nostack)),
