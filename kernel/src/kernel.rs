@@ -76,6 +76,11 @@ extern "C" fn handle_syscall() -> *const UserRegs {
     // SAFETY: a kernel entry point; interrupts are off and nothing else
     // holds the state.
     let k = unsafe { KERNEL.get() };
+    if let Some(pd) = k.current {
+        if let Some(frame) = k.fastpath(pd) {
+            return frame;
+        }
+    }
     k.syscall();
     k.schedule()
 }
