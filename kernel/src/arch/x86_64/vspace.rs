@@ -97,6 +97,8 @@ pub struct VSpace {
     /// Shares the live PML4 (see the module documentation).
     small: bool,
     slots: [u16; MAX_SLOTS],
+    /// The PML4 entry of each slot (fixed once the space is built).
+    slot_entries: [u64; MAX_SLOTS],
     slot_count: usize,
     /// Its mapped leaf entries, by table.
     groups: [Group; MAX_GROUPS],
@@ -108,6 +110,7 @@ impl VSpace {
         pml4: 0,
         small: false,
         slots: [0; MAX_SLOTS],
+        slot_entries: [0; MAX_SLOTS],
         slot_count: 0,
         groups: [NO_GROUP; MAX_GROUPS],
         group_count: 0,
@@ -136,6 +139,9 @@ impl VSpace {
                     break;
                 }
                 self.slots[self.slot_count] = slot;
+                // (`vaddr` is mapped: its PML4 entry points to its PDPT,
+                // which later maps in this slot share.)
+                self.slot_entries[self.slot_count] = paging::pml4_entry(self.pml4, slot);
                 self.slot_count += 1;
             }
             let Some((entry, parent, large)) = paging::leaf_entry(self.pml4, va) else {
@@ -304,16 +310,21 @@ impl AddressSpaces {
     }
 
     /// Replace the user-half entries of `old` in the live PML4 by `new`'s.
+    #[inline(always)]
     fn install(&mut self, old: Option<usize>, new: usize) {
+        let n = &self.spaces[new];
+        let new_slots = &n.slots[..n.slot_count];
         if let Some(old) = old {
             let o = &self.spaces[old];
             for &slot in &o.slots[..o.slot_count] {
-                paging::set_pml4_entry(self.live, slot, 0);
+                // (A slot `new` uses is overwritten below.)
+                if !new_slots.contains(&slot) {
+                    paging::set_pml4_entry(self.live, slot, 0);
+                }
             }
         }
-        let n = &self.spaces[new];
-        for &slot in &n.slots[..n.slot_count] {
-            paging::set_pml4_entry(self.live, slot, paging::pml4_entry(n.pml4, slot));
+        for (&slot, &entry) in new_slots.iter().zip(&n.slot_entries) {
+            paging::set_pml4_entry(self.live, slot, entry);
         }
     }
 
@@ -340,34 +351,52 @@ impl AddressSpaces {
                     continue;
                 }
                 parent.write(p & !ACCESSED_BIT);
-                let mask = if g.large {
-                    ACCESSED_BIT | LARGE_BIT
+                if g.large {
+                    scan::<true>(g);
                 } else {
-                    ACCESSED_BIT
-                };
-                let shift = if g.large { 21 } else { 12 };
-                let first = g.first as *mut u64;
-                let end = g.end as *mut u64;
-                // Four entries at a time (`track` aligns the range): most
-                // entries are clean, and one test clears four of them.
-                let mut e = first;
-                while e < end {
-                    let any = e.read() | e.add(1).read() | e.add(2).read() | e.add(3).read();
-                    if any & ACCESSED_BIT != 0 {
-                        for j in 0..4 {
-                            let entry = e.add(j);
-                            let v = entry.read();
-                            if v & mask == mask {
-                                entry.write(v & !ACCESSED_BIT);
-                                let index = entry.offset_from(first) as u64;
-                                invlpg(g.vaddr + (index << shift));
-                            }
-                        }
-                    }
-                    e = e.add(4);
+                    scan::<false>(g);
                 }
             }
         }
+    }
+}
+
+/// Clear the A bit of every leaf entry of `g` that has it, invalidating its
+/// page; four entries at a time (`track` aligns the range): most entries
+/// are clean, and one test clears four of them.
+///
+/// # Safety
+/// `g` is a group of a PD that is not running, recorded by `track`.
+#[inline(always)]
+unsafe fn scan<const LARGE: bool>(g: &Group) {
+    let (mask, shift) = if LARGE {
+        (ACCESSED_BIT | LARGE_BIT, 21)
+    } else {
+        (ACCESSED_BIT, 12)
+    };
+    let mut e = g.first as *mut u64;
+    let end = g.end as *mut u64;
+    let mut va = g.vaddr;
+    while e < end {
+        // SAFETY: (all accesses here) `e..e + 4` lies within the group's
+        // table, in the direct map (see `track` and the caller).
+        let any = unsafe { e.read() | e.add(1).read() | e.add(2).read() | e.add(3).read() };
+        if any & ACCESSED_BIT != 0 {
+            for j in 0..4 {
+                // SAFETY: as above.
+                let entry = unsafe { e.add(j) };
+                // SAFETY: as above.
+                let v = unsafe { entry.read() };
+                if v & mask == mask {
+                    // SAFETY: as above.
+                    unsafe { entry.write(v & !ACCESSED_BIT) };
+                    invlpg(va + ((j as u64) << shift));
+                }
+            }
+        }
+        // SAFETY: at most one past the end of the range.
+        e = unsafe { e.add(4) };
+        va += 4 << shift;
     }
 }
 
