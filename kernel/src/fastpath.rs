@@ -19,8 +19,24 @@ use crate::arch::{self, UserRegs};
 use crate::ipc::copy_mrs;
 use crate::kernel::Kernel;
 use crate::pd::{PdId, ThreadState};
+use crate::sched::QueueId;
 
 impl Kernel {
+    /// The NULL syscall, and only it, without the scheduler: the caller
+    /// keeps the CPU (it is the best eligible PD, as it was on entry, unless
+    /// the timer fired meanwhile, which leaves `timer_dirty` set). Returns
+    /// `None` for any other syscall.
+    #[inline(always)]
+    pub fn fast_null(&mut self) -> Option<*const UserRegs> {
+        let pd = self.current?;
+        let regs = &mut self.tcbs[pd].regs;
+        if regs.rax != sc::NULL || self.sched.timer_dirty() {
+            return None;
+        }
+        regs.rax = Status::Ok.to_raw();
+        Some(regs)
+    }
+
     /// Try the fast path for the syscall of `pd`, the current PD. Returns
     /// the frame to resume, or `None` (nothing changed) for the general
     /// path.
@@ -30,15 +46,8 @@ impl Kernel {
         let (nr, a0, a1) = (r.rax, r.rdi, r.rsi);
         match nr {
             sc::PPCALL => self.fast_call(pd, a0, a1),
+            sc::NOTIFY => self.fast_notify(pd, a0),
             sc::RECV if a0 == sc::ACTION_REPLY => self.fast_reply_recv(pd, a1),
-            // Nothing to schedule: the caller keeps the CPU (it is the
-            // best eligible PD, as it was on entry, unless the timer fired
-            // meanwhile, which leaves `timer_dirty` set).
-            sc::NULL if !self.sched.timer_dirty() => {
-                let regs = &mut self.tcbs[pd].regs;
-                regs.rax = Status::Ok.to_raw();
-                Some(regs)
-            }
             _ => None,
         }
     }
@@ -126,6 +135,51 @@ impl Kernel {
         c.regs.rsi = raw_info;
         c.state = ThreadState::Ready;
         Some(self.switch_to(caller))
+    }
+
+    /// NOTIFY on channel `ch` of `pd`, fast, when it wakes a PD of higher
+    /// priority that waits in RECV with no caller queued and no child fault
+    /// to take first: the notification is delivered at once and the woken
+    /// PD runs next (`pd` goes to the head of its ready queue, as the
+    /// general path leaves it). The SC switch is the scheduler's
+    /// (`dispatch`); only the queue work and the search are skipped.
+    #[link_section = ".text.hot"]
+    fn fast_notify(&mut self, pd: PdId, ch: u64) -> Option<*const UserRegs> {
+        if ch >= MAX_IDS as u64 {
+            return None;
+        }
+        let cur = &self.tcbs[pd];
+        let End::Channel {
+            peer_pd,
+            peer_id,
+            can_notify: true,
+            ..
+        } = cur.ends[ch as usize]
+        else {
+            return None;
+        };
+        let target = peer_pd as PdId;
+        let t = &self.tcbs[target];
+        if t.state != ThreadState::Recv
+            || t.suspended
+            || t.priority <= cur.priority
+            || (t.faulted_children != 0 && !t.passive_now())
+            || self.sched.timer_dirty()
+            || !self.sched.no_callers(target)
+            || !self.sched.eligible(target)
+        {
+            return None;
+        }
+        // Committed: the same effects as `notify` + `schedule`.
+        let prio = cur.priority;
+        self.tcbs[pd].regs.rax = Status::Ok.to_raw();
+        let t = &mut self.tcbs[target];
+        t.regs.rax = sc::EVENT_NOTIFIED;
+        t.regs.rdi = t.pending | 1 << peer_id;
+        t.pending = 0;
+        t.state = ThreadState::Ready;
+        self.sched.push_front(QueueId::Ready(prio), pd);
+        Some(self.dispatch(Some(target)))
     }
 
     /// Make `n` the running PD: its address space, segments, entry stack

@@ -306,7 +306,7 @@ impl Scheduler {
         (head != NONE).then_some(head as usize)
     }
 
-    fn eligible(&self, pd: PdId) -> bool {
+    pub(crate) fn eligible(&self, pd: PdId) -> bool {
         self.depleted & (1 << self.thread_sc[pd]) == 0
     }
 
