@@ -34,10 +34,7 @@ impl Channel {
     /// Signal the other end (`NOTIFY`).
     #[link_section = ".text.mantle_hot"]
     pub fn notify(self) -> Result<(), Error> {
-        Error::check_channel(
-            raw::syscall2(syscall::NOTIFY, self.0 as u64, 0).rax,
-            self,
-        )
+        Error::check_channel(raw::syscall2(syscall::NOTIFY, self.0 as u64, 0).rax, self)
     }
 
     /// Acknowledge the IRQ delivered on this channel, unmasking it (`IRQ_ACK`).
