@@ -21,7 +21,13 @@ fn mrs(ipc_paddr: u64) -> *mut u64 {
 }
 
 /// Copy `count` (≤ 64) message registers between two IPC buffer frames.
-fn copy_mrs(from: u64, to: u64, count: usize) {
+/// Only the registers the message info names are copied; a call with none
+/// (the common case) copies nothing and makes no `memmove` call.
+#[inline(always)]
+pub(crate) fn copy_mrs(from: u64, to: u64, count: usize) {
+    if count == 0 {
+        return;
+    }
     // SAFETY: both are page-sized IPC buffer frames in RAM, checked at boot
     // to be PD memory in the direct map; 64 registers fill at most 512
     // bytes of the page. `copy` tolerates overlap.

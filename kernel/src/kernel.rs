@@ -76,6 +76,24 @@ extern "C" fn handle_syscall() -> *const UserRegs {
     // SAFETY: a kernel entry point; interrupts are off and nothing else
     // holds the state.
     let k = unsafe { KERNEL.get() };
+    // NULL first, in a function with the smallest frame; then the IPC fast
+    // path; then the general path.
+    if let Some(frame) = k.fast_null() {
+        return frame;
+    }
+    syscall_slow(k)
+}
+
+/// A syscall other than a fast NULL: the IPC fast path if it applies, else
+/// the general path (handle it, then schedule).
+#[inline(never)]
+#[link_section = ".text.hot"]
+fn syscall_slow(k: &mut Kernel) -> *const UserRegs {
+    if let Some(pd) = k.current {
+        if let Some(frame) = k.fastpath(pd) {
+            return frame;
+        }
+    }
     k.syscall();
     k.schedule()
 }

@@ -65,6 +65,7 @@ mod bootinfo;
 mod child;
 mod console;
 mod deadlock;
+mod fastpath;
 mod fault;
 mod global;
 mod ipc;

@@ -390,6 +390,38 @@ impl Scheduler {
         self.mark(on);
     }
 
+    /// Fast-path check (read only): `pd` runs on its own SC, that SC is
+    /// the running one and not depleted, and the timer needs no re-arming,
+    /// so handing the CPU to a PD on the same SC needs no scheduler work.
+    #[inline(always)]
+    pub fn owns_running_sc(&self, pd: PdId) -> bool {
+        self.thread_sc[pd] as usize == pd
+            && self.running_sc == Some(pd as u8)
+            && !self.timer_dirty
+            && self.depleted & (1 << pd) == 0
+    }
+
+    /// Fast-path check (read only): no PD is ready at a priority above
+    /// `prio` (eligible or not).
+    #[inline(always)]
+    pub fn none_ready_above(&self, prio: u8) -> bool {
+        let (word, bit) = (prio as usize / 64, prio % 64);
+        let above = if bit == 63 { 0 } else { !0u64 << (bit + 1) };
+        self.bitmap[word] & above == 0 && self.bitmap[word + 1..].iter().all(|&w| w == 0)
+    }
+
+    /// Fast-path check (read only): no caller is queued on `pd`.
+    #[inline(always)]
+    pub fn no_callers(&self, pd: PdId) -> bool {
+        self.callers[pd].head == NONE
+    }
+
+    /// The timer must be re-armed before returning to user mode.
+    #[inline(always)]
+    pub fn timer_dirty(&self) -> bool {
+        self.timer_dirty
+    }
+
     /// The first PD on `q`.
     pub fn front(&self, q: QueueId) -> Option<PdId> {
         let head = match q {
@@ -400,7 +432,7 @@ impl Scheduler {
         (head != NONE).then_some(head as usize)
     }
 
-    fn eligible(&self, pd: PdId) -> bool {
+    pub(crate) fn eligible(&self, pd: PdId) -> bool {
         self.sc_eligible(self.thread_sc[pd])
     }
 
@@ -744,7 +776,7 @@ impl Kernel {
     }
 
     #[link_section = ".text.hot"]
-    fn dispatch(&mut self, next: Option<PdId>) -> *const UserRegs {
+    pub(crate) fn dispatch(&mut self, next: Option<PdId>) -> *const UserRegs {
         let mut sc = next.map(|n| self.sched.thread_sc[n]);
         if sc != self.sched.running_sc || self.sched.timer_dirty {
             let debtor = match next {
@@ -761,17 +793,7 @@ impl Kernel {
             return core::ptr::null();
         };
         if self.current != Some(n) {
-            self.current = Some(n);
-            let tcbs = &self.tcbs;
-            self.spaces.activate(n, |old| tcbs[old].regs.rip);
-            arch::reset_user_segments();
-            let tcb = &self.tcbs[n];
-            arch::set_kernel_entry_frame(tcb.regs.frame_top());
-            let trap = self.fpu_owner != Some(n);
-            if trap != self.fpu_trap {
-                self.fpu_trap = trap;
-                arch::fpu::set_trap(trap);
-            }
+            return self.switch_to(n);
         }
         &self.tcbs[n].regs
     }

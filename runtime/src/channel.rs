@@ -34,10 +34,7 @@ impl Channel {
     /// Signal the other end (`NOTIFY`).
     #[link_section = ".text.mantle_hot"]
     pub fn notify(self) -> Result<(), Error> {
-        Error::check_channel(
-            raw::syscall(syscall::NOTIFY, self.0 as u64, 0, 0, 0).rax,
-            self,
-        )
+        Error::check_channel(raw::syscall2(syscall::NOTIFY, self.0 as u64, 0).rax, self)
     }
 
     /// Acknowledge the IRQ delivered on this channel, unmasking it (`IRQ_ACK`).
@@ -54,7 +51,7 @@ impl Channel {
     /// reply's registers are in the IPC buffer afterwards ([`crate::mr_get`]).
     #[link_section = ".text.mantle_hot"]
     pub fn ppcall(self, msg: MessageInfo) -> Result<MessageInfo, Error> {
-        let r = raw::syscall(syscall::PPCALL, self.0 as u64, msg.raw(), 0, 0);
+        let r = raw::syscall2(syscall::PPCALL, self.0 as u64, msg.raw());
         Error::check_channel(r.rax, self)?;
         MessageInfo::from_raw(r.rsi).ok_or(Error::Unknown(r.rsi))
     }
@@ -122,8 +119,15 @@ unsafe impl Sync for DeferredSlot {}
 pub(crate) static DEFERRED: DeferredSlot = DeferredSlot(Cell::new(None));
 
 impl DeferredSlot {
+    /// Take the pending action. The event loop calls this on every turn:
+    /// with none pending (the common case) it only reads.
+    #[inline(always)]
     pub(crate) fn take(&self) -> Option<Deferred> {
-        self.0.take()
+        let d = self.0.get();
+        if d.is_some() {
+            self.0.set(None);
+        }
+        d
     }
     pub(crate) fn clear(&self) {
         self.0.set(None);

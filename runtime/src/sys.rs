@@ -44,7 +44,7 @@ pub(crate) struct Real;
 
 impl Sys for Real {
     fn recv(&self, action: u64, arg: u64) -> RawResult {
-        raw::syscall(RECV, action, arg, 0, 0)
+        raw::syscall2(RECV, action, arg)
     }
     fn mr_get(&self, i: usize) -> u64 {
         crate::ipc::mr_get(i)

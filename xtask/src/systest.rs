@@ -328,6 +328,25 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         extra: None,
     },
     SystemTest {
+        name: "fastpath",
+        system: "tests/systems/fastpath.system",
+        expect: &[
+            "fastpath: 64 registers ok",
+            "fastpath: 200 calls ok",
+            "fastpath: nested call ok",
+            "fastpath: call with a pending notification ok",
+            "fastpath: notification delivered after the call",
+            "fastpath: queued call ok",
+            "fastpath: long call ok",
+            "fastpath: ok",
+        ],
+        forbid: FAILURES,
+        status: 0,
+        last_line: None,
+        input: &[],
+        extra: None,
+    },
+    SystemTest {
         name: "passive_notify",
         system: "tests/systems/passive_notify.system",
         expect: &[

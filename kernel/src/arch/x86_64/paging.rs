@@ -3,9 +3,8 @@
 //! The kernel half (PML4 entries 256..512: the direct map and the kernel
 //! image) is copied from the boot tables into every PD's PML4; those
 //! entries are supervisor-only. PD maps use 4 KiB pages, and 2 MiB pages
-//! where virtual and physical addresses are both 2 MiB aligned. (A PD
-//! with a large page is never "small" in `vspace`: `pte_address` finds no
-//! 4 KiB entry for it, so it is switched by CR3 writes.)
+//! where virtual and physical addresses are both 2 MiB aligned. (`vspace`
+//! tracks both kinds through [`leaf_entry`].)
 
 use mantle_abi::layout::{LARGE_PAGE_SIZE, PAGE_SIZE, PHYSMAP_BASE, PHYSMAP_SIZE, USER_TOP};
 
@@ -106,22 +105,37 @@ pub fn set_pml4_entry(pml4: u64, slot: u16, value: u64) {
     unsafe { table(pml4).add(slot as usize & 255).write(value) }
 }
 
-/// Physical address of the PTE mapping `vaddr` in `pml4`, if its page
-/// table exists. `None` also if a large page (PS) maps it: the caller then
-/// treats the space as one it cannot track page by page.
-pub fn pte_address(pml4: u64, vaddr: u64) -> Option<u64> {
+/// The leaf entry mapping user address `vaddr` in `pml4`: its physical
+/// address, the physical address of the entry pointing to its table (the
+/// PDE of a 4 KiB page's table, the PDPTE of a 2 MiB page's directory),
+/// and whether it is a 2 MiB page. `None` if `vaddr` is not mapped.
+pub fn leaf_entry(pml4: u64, vaddr: u64) -> Option<(u64, u64, bool)> {
     let mut tbl = pml4;
-    for level in [39u32, 30, 21] {
+    let mut parent = 0;
+    for level in [39u32, 30, 21, 12] {
         let index = (vaddr >> level) & 511;
+        let entry = tbl + index * 8;
         // SAFETY: `tbl` is a page-table frame in the direct map; index < 512.
         let value = unsafe { table(tbl).add(index as usize).read() };
-        if value & PRESENT == 0 || (level != 39 && value & PAGE_SIZE_BIT != 0) {
+        if value & PRESENT == 0 {
             return None;
         }
+        match level {
+            12 => return Some((entry, parent, false)),
+            21 if value & PAGE_SIZE_BIT != 0 => return Some((entry, parent, true)),
+            30 if value & PAGE_SIZE_BIT != 0 => return None,
+            _ => {}
+        }
+        parent = entry;
         tbl = value & ADDR_MASK;
     }
-    Some(tbl + ((vaddr >> 12) & 511) * 8)
+    None
 }
+
+/// Accessed (A) bit of a page-table entry.
+pub const ACCESSED_BIT: u64 = ACCESSED;
+/// Page-size (PS) bit of a PDE or PDPTE.
+pub const LARGE_BIT: u64 = PAGE_SIZE_BIT;
 
 /// Read the 8 bytes at user address `vaddr` through the page tables at
 /// `pml4`, the way the PD itself would read them: `None` unless `vaddr` is
@@ -167,22 +181,6 @@ pub fn read_user_u64(pml4: u64, vaddr: u64) -> Option<u64> {
         tbl = value & ADDR_MASK;
     }
     None
-}
-
-/// Clear the accessed bit of the PTE at physical `pte`; return whether it
-/// was set.
-pub fn take_accessed(pte: u64) -> bool {
-    let entry = phys_to_virt(pte) as *mut u64;
-    // SAFETY: `pte` is the address of a PTE of a PD's page tables (in the
-    // direct map), recorded at boot.
-    let value = unsafe { entry.read() };
-    if value & ACCESSED == 0 {
-        return false;
-    }
-    // SAFETY: as above. Only this CPU writes PTEs; the CPU sets A only while
-    // user code runs.
-    unsafe { entry.write(value & !ACCESSED) };
-    true
 }
 
 /// The table at the level below `levels` covering user address `vaddr`

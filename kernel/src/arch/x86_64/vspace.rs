@@ -2,19 +2,26 @@
 //!
 //! Under QEMU's TCG every CR3 write flushes the whole software TLB and jump
 //! cache, which costs more than the rest of an IPC round trip. So most PDs
-//! ("small" ones: at most [`MAX_TRACKED_PAGES`] pages in at most
-//! [`MAX_SLOTS`] PML4 slots) share one live PML4 whose user half is
-//! rewritten on a switch, and only the pages the outgoing PD actually used
-//! are invalidated:
+//! ("small" ones: their pages, 4 KiB or 2 MiB, lie in at most
+//! [`MAX_GROUPS`] tables spanning at most [`MAX_TRACKED_ENTRIES`] leaf
+//! entries, in at most [`MAX_SLOTS`] PML4 slots) share one live PML4 whose
+//! user half is rewritten on a switch, and only the pages the outgoing PD
+//! actually used are invalidated:
 //!
-//! - A TLB entry for a page can exist only if the page's PTE has its
-//!   accessed (A) bit set: the CPU sets A when it caches a translation.
+//! - A TLB entry for a page can exist only if the page's leaf entry (PTE,
+//!   or PDE of a 2 MiB page) has its accessed (A) bit set, and so has the
+//!   entry pointing to the leaf's table (the PDE of a page table, the
+//!   PDPTE of a directory): the CPU sets A in every entry a walk uses.
 //! - So on a switch the kernel installs the incoming PD's PML4 entries,
-//!   then, for each page of the outgoing PD whose PTE has A set, clears A
-//!   and invalidates the page with INVLPG. (INVLPG also flushes the
-//!   paging-structure caches, so at least one is always executed.)
+//!   then, for each table of the outgoing PD whose parent entry has A set,
+//!   clears that A and, for each leaf of the table with A set, clears A and
+//!   invalidates the page with INVLPG. A table whose parent entry has A
+//!   clear was not walked since its last scan and is skipped whole, so a
+//!   big region the PD did not touch costs one test. (INVLPG also flushes
+//!   the paging-structure caches, so one is always executed first.)
 //! - Invariant: every TLB (and QEMU jump-cache) entry of the current owner
-//!   of the live PML4 belongs to a page whose PTE has A set.
+//!   of the live PML4 belongs to a page whose leaf and parent entries have
+//!   A set.
 //!
 //! - Right after rewriting the live PML4 slots (and before the scan) the
 //!   kernel executes one INVLPG: it flushes the paging-structure caches,
@@ -22,8 +29,10 @@
 //!   through a cached upper-level entry and cache a translation after its
 //!   A bit was scanned.
 //!
-//! PDs with more pages (large memory regions) keep their own PML4 and are
-//! switched to with a plain CR3 write, which flushes everything.
+//! Big regions get 2 MiB pages from the tool (`tool/src/layout.rs`), so a
+//! network stack or file system server with megabytes of buffers is still
+//! small here. PDs beyond the limits keep their own PML4 and are switched
+//! to with a plain CR3 write, which flushes everything.
 //!
 //! The scheme relies on how TLBs fill (only through walks that set A bits)
 //! and is only worth it where CR3 writes are dear, so it is used only under
@@ -33,16 +42,52 @@
 
 use core::arch::asm;
 
-use mantle_abi::layout::PAGE_SIZE;
+use mantle_abi::layout::{LARGE_PAGE_SIZE, PAGE_SIZE};
 use mantle_abi::limits::MAX_PDS;
 
 use super::cpu::write_cr3;
-use super::paging::{self, FrameSource};
+use super::paging::{self, phys_to_virt, FrameSource, ACCESSED_BIT, LARGE_BIT};
 
-/// Most pages a PD may have to share the live PML4.
-pub const MAX_TRACKED_PAGES: usize = 64;
+/// Most leaf tables (or page directories of 2 MiB pages) a PD may use to
+/// share the live PML4.
+pub const MAX_GROUPS: usize = 8;
+/// Most leaf entries (4 KiB or 2 MiB pages, with the unmapped entries
+/// between them) a PD's groups may span to share the live PML4: this
+/// bounds the scan of a switch (a few instructions per entry).
+pub const MAX_TRACKED_ENTRIES: usize = 256;
 /// Most user-half PML4 slots a PD may use to share the live PML4.
 pub const MAX_SLOTS: usize = 4;
+
+/// A run of leaf entries in one table of a PD's page tables, and the entry
+/// pointing to that table (all as direct-map addresses).
+#[derive(Clone, Copy)]
+struct Group {
+    /// The PDE of a page table, or the PDPTE of a directory of 2 MiB pages.
+    parent: u64,
+    /// The first leaf entry tracked.
+    first: u64,
+    /// Just past the last leaf entry tracked.
+    end: u64,
+    /// The user address `first` maps.
+    vaddr: u64,
+    /// 2 MiB pages: only entries with PS set are leaves (others point to
+    /// page tables, tracked by their own groups).
+    large: bool,
+}
+
+const NO_GROUP: Group = Group {
+    parent: 0,
+    first: 0,
+    end: 0,
+    vaddr: 0,
+    large: false,
+};
+
+impl Group {
+    fn entries(&self) -> usize {
+        ((self.end - self.first) / 8) as usize
+    }
+}
 
 /// One PD's address space.
 #[derive(Clone, Copy)]
@@ -52,12 +97,12 @@ pub struct VSpace {
     /// Shares the live PML4 (see the module documentation).
     small: bool,
     slots: [u16; MAX_SLOTS],
+    /// The PML4 entry of each slot (fixed once the space is built).
+    slot_entries: [u64; MAX_SLOTS],
     slot_count: usize,
-    /// Virtual address of each mapped page.
-    pages: [u64; MAX_TRACKED_PAGES],
-    /// Physical address of each page's PTE.
-    ptes: [u32; MAX_TRACKED_PAGES],
-    page_count: usize,
+    /// Its mapped leaf entries, by table.
+    groups: [Group; MAX_GROUPS],
+    group_count: usize,
 }
 
 impl VSpace {
@@ -65,14 +110,14 @@ impl VSpace {
         pml4: 0,
         small: false,
         slots: [0; MAX_SLOTS],
+        slot_entries: [0; MAX_SLOTS],
         slot_count: 0,
-        pages: [0; MAX_TRACKED_PAGES],
-        ptes: [0; MAX_TRACKED_PAGES],
-        page_count: 0,
+        groups: [NO_GROUP; MAX_GROUPS],
+        group_count: 0,
     };
 
     /// An address space with PML4 `pml4`, small until [`VSpace::track`]
-    /// records too many pages.
+    /// records too much.
     pub fn new(pml4: u64) -> Self {
         VSpace {
             pml4,
@@ -81,8 +126,9 @@ impl VSpace {
         }
     }
 
-    /// Record the user pages `[vaddr, vaddr + size)`, just mapped. A space
-    /// with too many pages or slots becomes large (switched by CR3 write).
+    /// Record the user pages `[vaddr, vaddr + size)`, just mapped (4 KiB or
+    /// 2 MiB pages). A space with too many slots, tables or entries becomes
+    /// large (switched by CR3 write).
     pub fn track(&mut self, vaddr: u64, size: u64) {
         let mut va = vaddr;
         while self.small && va < vaddr + size {
@@ -93,17 +139,54 @@ impl VSpace {
                     break;
                 }
                 self.slots[self.slot_count] = slot;
+                // (`vaddr` is mapped: its PML4 entry points to its PDPT,
+                // which later maps in this slot share.)
+                self.slot_entries[self.slot_count] = paging::pml4_entry(self.pml4, slot);
                 self.slot_count += 1;
             }
-            match paging::pte_address(self.pml4, va) {
-                Some(pte) if self.page_count < MAX_TRACKED_PAGES && pte < u32::MAX as u64 => {
-                    self.pages[self.page_count] = va;
-                    self.ptes[self.page_count] = pte as u32;
-                    self.page_count += 1;
+            let Some((entry, parent, large)) = paging::leaf_entry(self.pml4, va) else {
+                self.small = false;
+                break;
+            };
+            let (entry, parent) = (phys_to_virt(entry), phys_to_virt(parent));
+            // Ranges are whole runs of four entries (32 bytes, so they stay
+            // in the table) for the scan in `invalidate_used`.
+            let shift = if large { 21 } else { 12 };
+            let lo = entry & !31;
+            let lo_va = va - (((entry - lo) / 8) << shift);
+            let hi = (entry & !31) + 32;
+            let groups = &mut self.groups[..self.group_count];
+            match groups.iter_mut().find(|g| g.parent == parent) {
+                Some(g) if lo < g.first => {
+                    g.first = lo;
+                    g.vaddr = lo_va;
                 }
-                _ => self.small = false,
+                Some(g) => g.end = g.end.max(hi),
+                None if self.group_count < MAX_GROUPS => {
+                    self.groups[self.group_count] = Group {
+                        parent,
+                        first: lo,
+                        end: hi,
+                        vaddr: lo_va,
+                        large,
+                    };
+                    self.group_count += 1;
+                }
+                None => self.small = false,
             }
-            va += PAGE_SIZE;
+            let total: usize = self.groups[..self.group_count]
+                .iter()
+                .map(Group::entries)
+                .sum();
+            if total > MAX_TRACKED_ENTRIES {
+                self.small = false;
+            }
+            // The next page: 4 KiB, or the next 2 MiB boundary.
+            va = if large {
+                (va | (LARGE_PAGE_SIZE - 1)) + 1
+            } else {
+                va + PAGE_SIZE
+            };
         }
     }
 }
@@ -248,34 +331,93 @@ impl AddressSpaces {
     }
 
     /// Replace the user-half entries of `old` in the live PML4 by `new`'s.
+    #[inline(always)]
     fn install(&mut self, old: Option<usize>, new: usize) {
+        let n = &self.spaces[new];
+        let new_slots = &n.slots[..n.slot_count];
         if let Some(old) = old {
             let o = &self.spaces[old];
             for &slot in &o.slots[..o.slot_count] {
-                paging::set_pml4_entry(self.live, slot, 0);
+                // (A slot `new` uses is overwritten below.)
+                if !new_slots.contains(&slot) {
+                    paging::set_pml4_entry(self.live, slot, 0);
+                }
             }
         }
-        let n = &self.spaces[new];
-        for &slot in &n.slots[..n.slot_count] {
-            paging::set_pml4_entry(self.live, slot, paging::pml4_entry(n.pml4, slot));
+        for (&slot, &entry) in new_slots.iter().zip(&n.slot_entries) {
+            paging::set_pml4_entry(self.live, slot, entry);
         }
     }
 
     /// Invalidate every page `pd` may have in the TLB (see the module
     /// documentation); `hot` is an address it surely used.
+    #[inline(always)]
     fn invalidate_used(&mut self, pd: usize, hot: u64) {
         let s = &self.spaces[pd];
         // First flush the paging-structure caches (any INVLPG does), so no
         // walk, speculative or not, reaches `pd`'s tables once the scan has
-        // begun. This also drops the page of `hot` for good (no translation
-        // of it can be cached again), so the scan only clears its A bit.
-        let first = hot & !(PAGE_SIZE - 1);
-        invlpg(first);
-        for i in 0..s.page_count {
-            if paging::take_accessed(s.ptes[i] as u64) && s.pages[i] != first {
-                invlpg(s.pages[i]);
+        // begun.
+        invlpg(hot);
+        for g in &s.groups[..s.group_count] {
+            // SAFETY: `parent` and the entries `first..end` are entries of
+            // `pd`'s page tables in the direct map, recorded at boot. Only
+            // this CPU writes them, and it sets A bits only while user code
+            // runs (not `pd`'s: its slots are no longer in the live PML4).
+            unsafe {
+                let parent = g.parent as *mut u64;
+                let p = parent.read();
+                if p & ACCESSED_BIT == 0 {
+                    // No walk went through this table since its last scan:
+                    // none of its pages can be cached.
+                    continue;
+                }
+                parent.write(p & !ACCESSED_BIT);
+                if g.large {
+                    scan::<true>(g);
+                } else {
+                    scan::<false>(g);
+                }
             }
         }
+    }
+}
+
+/// Clear the A bit of every leaf entry of `g` that has it, invalidating its
+/// page; four entries at a time (`track` aligns the range): most entries
+/// are clean, and one test clears four of them.
+///
+/// # Safety
+/// `g` is a group of a PD that is not running, recorded by `track`.
+#[inline(always)]
+unsafe fn scan<const LARGE: bool>(g: &Group) {
+    let (mask, shift) = if LARGE {
+        (ACCESSED_BIT | LARGE_BIT, 21)
+    } else {
+        (ACCESSED_BIT, 12)
+    };
+    let mut e = g.first as *mut u64;
+    let end = g.end as *mut u64;
+    let mut va = g.vaddr;
+    while e < end {
+        // SAFETY: (all accesses here) `e..e + 4` lies within the group's
+        // table, in the direct map (see `track` and the caller).
+        let any = unsafe { e.read() | e.add(1).read() | e.add(2).read() | e.add(3).read() };
+        if any & ACCESSED_BIT != 0 {
+            for j in 0..4 {
+                // SAFETY: as above.
+                let entry = unsafe { e.add(j) };
+                // SAFETY: as above.
+                let v = unsafe { entry.read() };
+                if v & mask == mask {
+                    // SAFETY: as above.
+                    unsafe { entry.write(v & !ACCESSED_BIT) };
+                    invlpg(va + ((j as u64) << shift));
+                }
+            }
+        }
+        // SAFETY: at most one past the end of the range.
+        e = unsafe { e.add(4) };
+        va += 4 << shift;
     }
 }
 
