@@ -230,6 +230,11 @@ pub fn ensure_default() -> Result<PathBuf> {
 /// the SDK, in `target/sdk-examples/NAME`; returns the image and the build
 /// folder (which holds the PDs' ELF files).
 pub fn make_example(system: &Path, name: &str) -> Result<(PathBuf, PathBuf)> {
+    make_example_in(system, name, "debug")
+}
+
+/// [`make_example`] with `MICROKIT_CONFIG=config`.
+fn make_example_in(system: &Path, name: &str, config: &str) -> Result<(PathBuf, PathBuf)> {
     let sdk = ensure_default()?;
     let example = system
         .parent()
@@ -241,6 +246,7 @@ pub fn make_example(system: &Path, name: &str) -> Result<(PathBuf, PathBuf)> {
         .arg(example)
         .arg(format!("MICROKIT_SDK={}", sdk.display()))
         .arg(format!("BUILD_DIR={}", build.display()))
+        .arg(format!("MICROKIT_CONFIG={config}"))
         .env_remove("MAKEFLAGS")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
@@ -365,10 +371,237 @@ pub fn cli_tests() -> Result<(usize, usize)> {
             failed += 1;
         }
     }
-    if image.is_file() && report.is_file() {
-        Ok((passed, failed))
-    } else {
-        println!("test sdk::microkit_cli (image and report written) ... FAILED");
-        Ok((passed, failed + 1))
+    let mut report_check = |what: &str, problem: Option<String>| match problem {
+        None => {
+            println!("test sdk::{what} ... ok");
+            passed += 1;
+        }
+        Some(p) => {
+            println!("test sdk::{what} ... FAILED\n  {p}");
+            failed += 1;
+        }
+    };
+    report_check(
+        "microkit_cli (image and report written)",
+        (!(image.is_file() && report.is_file())).then(|| format!("{img} or {rep} is missing")),
+    );
+    report_check(
+        "release_config_builds",
+        make_example_in(&system, "hello_release", "release")
+            .err()
+            .or_else(|| {
+                let lib = sdk
+                    .join("board")
+                    .join(BOARD)
+                    .join("release/lib/libmicrokit.a");
+                (!lib.is_file()).then(|| format!("{} is missing", lib.display()))
+            }),
+    );
+    report_check(
+        "absent_features_fail_at_build_time",
+        absent_features(&sdk, &out),
+    );
+    Ok((passed, failed))
+}
+
+/// What Mantle has not: a PD using it does not compile, and the compiler
+/// says why. `None` if every case fails as it should.
+fn absent_features(sdk: &Path, out: &Path) -> Option<String> {
+    let include = sdk.join("board").join(BOARD).join("debug/include");
+    let cases = [
+        (
+            "microkit_vcpu_restart(0, 0x200000);",
+            "Mantle has no virtual CPUs",
+        ),
+        (
+            "microkit_vcpu_arm_read_reg(0, 1);",
+            "Mantle has no virtual CPUs",
+        ),
+        (
+            "microkit_arm_smc_call(0, 0);",
+            "ARM SMC calls are not available",
+        ),
+        ("seL4_SetCap(0, 1);", "Mantle passes no capabilities"),
+    ];
+    for (i, (call, why)) in cases.iter().enumerate() {
+        let c_file = out.join(format!("absent{i}.c"));
+        let text = format!(
+            "#include <microkit.h>\nvoid init(void) {{ {call} }}\nvoid notified(microkit_channel ch) {{ (void)ch; }}\n"
+        );
+        if let Err(e) = std::fs::write(&c_file, text) {
+            return Some(format!("cannot write {}: {e}", c_file.display()));
+        }
+        let o = match Command::new(cc())
+            .args(["-ffreestanding", "-fno-stack-protector", "-O2", "-c", "-o"])
+            .arg(out.join(format!("absent{i}.o")))
+            .arg("-I")
+            .arg(&include)
+            .arg(&c_file)
+            .output()
+        {
+            Ok(o) => o,
+            Err(e) => return Some(format!("cannot run {}: {e}", cc())),
+        };
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        if o.status.success() || !stderr.contains(why) {
+            return Some(format!(
+                "`{call}` should fail to compile with {why:?}; the compiler said: {}",
+                stderr.trim()
+            ));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(rel: &str) -> String {
+        std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    /// `#define NAME VALUE` lines of a C file, with the prefix stripped.
+    fn defines(text: &str, prefix: &str) -> Vec<(String, String)> {
+        text.lines()
+            .filter_map(|l| l.trim().strip_prefix("#define "))
+            .filter_map(|l| l.strip_prefix(prefix))
+            .filter_map(|l| {
+                let mut w = l.split_whitespace();
+                Some((w.next()?.to_string(), w.next()?.to_string()))
+            })
+            .collect()
+    }
+
+    fn upper_snake(camel: &str) -> String {
+        let mut s = String::new();
+        for (i, c) in camel.chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                s.push('_');
+            }
+            s.push(c.to_ascii_uppercase());
+        }
+        s
+    }
+
+    /// libmicrokit's numbers are Mantle's ABI (abi/src/), not a copy that
+    /// drifts: syscalls, RECV actions and events, statuses, fault kinds and
+    /// registers, limits and the address-space layout.
+    #[test]
+    fn libmicrokit_agrees_with_the_abi() {
+        let c = read("sdk/libmicrokit/src/microkit.c");
+        let h = read("sdk/libmicrokit/include/microkit.h");
+        let syscall = read("abi/src/syscall.rs");
+        let mut n = 0;
+        for prefix in ["SYS_", "ACTION_", "EVENT_"] {
+            for (name, value) in defines(&c, prefix) {
+                let abi_name = if prefix == "SYS_" {
+                    name.clone()
+                } else {
+                    format!("{prefix}{name}")
+                };
+                let want = format!("pub const {abi_name}: u64 = {value};");
+                assert!(
+                    syscall.contains(&want),
+                    "microkit.c: {prefix}{name} {value}; abi has no {want:?}"
+                );
+                n += 1;
+            }
+        }
+        let statuses: Vec<(String, String)> = syscall
+            .lines()
+            .filter_map(|l| {
+                let (name, value) = l.trim().strip_suffix(',')?.split_once(" = ")?;
+                Some((upper_snake(name), value.to_string()))
+            })
+            .collect();
+        for (name, value) in defines(&c, "ST_") {
+            assert!(
+                statuses.contains(&(name.clone(), value.clone())),
+                "microkit.c: ST_{name} {value} is not a Status of the abi"
+            );
+            n += 1;
+        }
+        let fault = read("abi/src/fault.rs");
+        for (name, value) in defines(&h, "MANTLE_FAULT_") {
+            let ok = match name.strip_prefix("MR_") {
+                Some(mr) => fault.contains(&format!("pub const MR_{mr}: usize = {value};")),
+                None => fault.lines().any(|l| {
+                    l.trim()
+                        .strip_suffix(',')
+                        .and_then(|l| l.split_once(" = "))
+                        .is_some_and(|(k, v)| upper_snake(k) == name && v == value)
+                }),
+            };
+            assert!(
+                ok,
+                "microkit.h: MANTLE_FAULT_{name} {value} disagrees with abi/src/fault.rs"
+            );
+            n += 1;
+        }
+        let limits = read("abi/src/limits.rs");
+        for (define, abi) in [
+            ("MICROKIT_MAX_CHANNELS 62", "pub const MAX_IDS: usize = 62;"),
+            ("MICROKIT_MAX_PDS 63", "pub const MAX_PDS: usize = 63;"),
+            (
+                "MICROKIT_MAX_IOPORT_ID 63",
+                "pub const MAX_IOPORTS_PER_PD: usize = 64;",
+            ),
+            (
+                "MICROKIT_MAX_CHILDREN 64",
+                "pub const MAX_CHILD_IDS: usize = 64;",
+            ),
+            (
+                "MICROKIT_PD_NAME_LENGTH 64",
+                "pub const MAX_NAME_LEN: usize = 64;",
+            ),
+            (
+                "seL4_MsgMaxLength 64",
+                "pub const MAX_MESSAGE_REGISTERS: usize = 64;",
+            ),
+        ] {
+            assert!(
+                h.contains(&format!("#define {define}")),
+                "microkit.h lacks {define}"
+            );
+            assert!(limits.contains(abi), "abi/src/limits.rs lacks {abi}");
+        }
+        let layout = read("abi/src/layout.rs");
+        assert!(layout.contains("pub const USER_TOP: u64 = 0x0000_7fff_ffff_f000;"));
+        assert!(layout.contains("pub const IPC_BUFFER_VADDR: u64 = USER_TOP - PAGE_SIZE;"));
+        assert!(layout.contains("pub const PAGE_SIZE: u64 = 0x1000;"));
+        assert!(h.contains("#define MANTLE_IPC_BUFFER_VADDR 0x7fffffffe000ul"));
+        assert!(layout.contains("pub const PD_LINK_ADDRESS: u64 = 0x20_0000;"));
+        assert!(h.contains("#define MANTLE_ENTRY_POINT 0x200000ul"));
+        assert!(read("sdk/libmicrokit/microkit.ld").contains(". = 0x200000;"));
+        assert!(read("runtime/build.rs").contains("const LINK_ADDRESS: u64 = 0x20_0000;"));
+        assert!(n > 20, "only {n} numbers checked");
+    }
+
+    /// Microkit's Makefiles find the architecture with
+    /// `grep 'CONFIG_SEL4_ARCH  ' gen_config.h | cut -d' ' -f4`.
+    #[test]
+    fn gen_config_names_the_architecture_as_makefiles_read_it() {
+        for config in CONFIGS {
+            let text = gen_config(config);
+            let arch: Vec<&str> = text
+                .lines()
+                .filter(|l| l.contains("CONFIG_SEL4_ARCH  "))
+                .filter_map(|l| l.split(' ').nth(3))
+                .collect();
+            assert_eq!(arch, ["x86_64"], "{config}");
+            assert_eq!(text.contains("CONFIG_DEBUG_BUILD"), *config == "debug");
+        }
+    }
+
+    /// Every SDK example and every C example's system test has a Makefile.
+    #[test]
+    fn c_examples_have_makefiles() {
+        for name in SDK_EXAMPLES.iter().chain(["mixed"].iter()) {
+            let dir = root().join("examples/c").join(name);
+            assert!(dir.join("Makefile").is_file(), "{}", dir.display());
+            let mk = std::fs::read_to_string(dir.join("Makefile")).unwrap();
+            assert!(mk.contains("$(MICROKIT_TOOL) $(SYSTEM_FILE) --search-path $(BUILD_DIR)"));
+        }
     }
 }
