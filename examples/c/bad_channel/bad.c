@@ -26,6 +26,12 @@ void init(void)
     microkit_ppcall(61, microkit_msginfo_new(1, 0));
     microkit_dbg_puts("bad: deferred notify on channel 70, out of range\n");
     microkit_deferred_notify(70);
+    microkit_dbg_puts("bad: port read through I/O port id 3, which was not granted\n");
+    if (microkit_x86_ioport_read_8(3, 0x60) == 0) {
+        microkit_dbg_puts("bad: the refused read returned 0\n");
+    }
+    microkit_dbg_puts("bad: port write outside the grant of I/O port id 0\n");
+    microkit_x86_ioport_write_8(EXIT_IOPORT, 0x80, 1);
     microkit_dbg_puts("bad: still running; notifying the peer\n");
     microkit_notify(PEER_CH);
     microkit_dbg_puts("bad: deferred notify on channel 7, which was not granted\n");
