@@ -5,6 +5,7 @@
 //! - `cargo xtask test` runs every test: formatting and lints, host tests,
 //!   then QEMU system tests (see `systest.rs`).
 //! - `cargo xtask bench ipc` runs the IPC benchmark beside the Linux guest.
+//! - `cargo xtask sdk [DIR]` writes a Microkit SDK for C PDs (see `sdk.rs`).
 //! - `cargo xtask setup` installs what is missing (also done by the others).
 //!
 //! Every command first makes sure the machine has what it needs (QEMU, the
@@ -15,6 +16,7 @@ mod artifacts;
 mod bench;
 mod boot;
 mod doccmds;
+mod sdk;
 mod setup;
 mod systest;
 
@@ -30,7 +32,8 @@ commands:
   bench ipc                       IPC and boot benchmark, beside the Linux guest
   bench serial|timer              serial throughput / timer accuracy
   build                           build the kernel, the tool and every PD
-  setup                           install what is missing (QEMU, the x86_64-unknown-none target)";
+  sdk [DIR]                       write a Microkit SDK for C PDs (default target/sdk)
+  setup                           install what is missing (QEMU, a C toolchain, the x86_64-unknown-none target)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
             _ => Err("bench needs a benchmark name: ipc, serial or timer".into()),
         },
         Some("build") => setup::ensure_all().and_then(|()| artifacts::build_everything()),
+        Some("sdk") => sdk::main(&args[1..]),
         Some("setup") => setup::ensure_all(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");

@@ -1,5 +1,5 @@
-//! Install what a fresh machine lacks: QEMU (with qboot), rsvg-convert and
-//! the bare-metal Rust target. Each check is cheap, so every command runs them.
+//! Install what a fresh machine lacks: QEMU (with qboot), rsvg-convert, a C
+//! toolchain (for the Microkit SDK's C PDs) and the bare-metal Rust target. Each check is cheap, so every command runs them.
 
 use crate::Result;
 use std::path::Path;
@@ -11,6 +11,7 @@ pub const QBOOT: &str = "/usr/share/qemu/qboot.rom";
 pub fn ensure_all() -> Result {
     ensure_qemu()?;
     ensure_rsvg()?;
+    ensure_cc()?;
     ensure_target()?;
     ensure_components()
 }
@@ -47,6 +48,29 @@ fn ensure_rsvg() -> Result {
         Ok(())
     } else {
         Err("rsvg-convert is still missing after apt-get install librsvg2-bin".into())
+    }
+}
+
+/// Debian's C toolchain, for the Microkit SDK (`cargo xtask sdk`): gcc
+/// (also as `x86_64-linux-gnu-gcc`, which Microkit's Makefiles call), ld
+/// and ar (binutils), and make.
+fn ensure_cc() -> Result {
+    const TOOLS: &[&str] = &[
+        "gcc",
+        "x86_64-linux-gnu-gcc",
+        "x86_64-linux-gnu-ld",
+        "ar",
+        "make",
+    ];
+    if TOOLS.iter().all(|t| have(t)) {
+        return Ok(());
+    }
+    apt_install(&["gcc", "binutils", "make"])?;
+    match TOOLS.iter().find(|t| !have(t)) {
+        None => Ok(()),
+        Some(t) => Err(format!(
+            "{t} is still missing after apt-get install gcc binutils make"
+        )),
     }
 }
 

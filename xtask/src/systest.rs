@@ -40,10 +40,19 @@ pub struct SystemTest {
 /// makes of the composed system named after it.
 pub const EXPANDED: &str = "expanded:";
 
+/// Prefix of [`SystemTest::system`]: a C example's system, in a folder
+/// with a Makefile written for Microkit's SDK. The test writes the SDK
+/// (`cargo xtask sdk`), runs `make` there against it and boots the image
+/// the Makefile built (see `sdk.rs`).
+pub const SDK: &str = "sdk:";
+
 /// The system file test `t` boots (running `mantle expand` first for an
 /// [`EXPANDED`] one).
 fn system_file(t: &SystemTest) -> Result<PathBuf> {
     let root = artifacts::root();
+    if let Some(c_example) = t.system.strip_prefix(SDK) {
+        return Ok(root.join(c_example));
+    }
     let Some(composed) = t.system.strip_prefix(EXPANDED) else {
         return Ok(root.join(t.system));
     };
@@ -516,6 +525,103 @@ pub const SYSTEM_TESTS: &[SystemTest] = &[
         input: &[],
         extra: None,
     },
+    // C protection domains built with the Microkit SDK (examples/c/).
+    SystemTest {
+        name: "c_hello",
+        system: "sdk:examples/c/hello/hello.system",
+        expect: &[
+            "hello, world",
+            "hello: my name is 'hello', 2^32-1 is 4294967295 and 0xff is 255",
+            "hello: done",
+        ],
+        forbid: FAILURES,
+        status: 0,
+        last_line: Some("hello: done"),
+        input: &[],
+        extra: None,
+    },
+    SystemTest {
+        name: "c_passive_server",
+        system: "sdk:examples/c/passive_server/passive_server.system",
+        expect: &[
+            "server: ready (passive)",
+            "client: server says 3+4=7",
+            "client: server says 1+2+...+10=55",
+            "client: server says 6*7=42",
+            "client: unknown request refused",
+            "client: notifying the server (deferred)",
+            "server: notified on channel 0; notifying the client back",
+            "client: server notified me back",
+            "passive_server: done",
+        ],
+        forbid: FAILURES,
+        status: 0,
+        last_line: Some("passive_server: done"),
+        input: &[],
+        extra: None,
+    },
+    SystemTest {
+        name: "c_hierarchy",
+        system: "sdk:examples/c/hierarchy/hierarchy.system",
+        expect: &[
+            "crasher: attempt 1",
+            "restarter: child 0 hit a breakpoint at ip=0x2",
+            "crasher: resumed after the breakpoint",
+            "restarter: child 0 page fault at address 0x10000000",
+            "restarter: restarting child (restart 1 of 3)",
+            "crasher: attempt 2",
+            "restarter: restarting child (restart 3 of 3)",
+            "crasher: attempt 4",
+            "restarter: child crashed 4 times; stopping it",
+            "hierarchy: done",
+        ],
+        forbid: FAILURES,
+        status: 0,
+        last_line: Some("hierarchy: done"),
+        input: &[],
+        extra: None,
+    },
+    SystemTest {
+        name: "c_mixed",
+        system: "sdk:examples/c/mixed/mixed.system",
+        expect: &[
+            "consumer (Rust): ready",
+            "producer (C): sending 1..1000 in batches of 100",
+            "consumer (Rust): 1000 words, sum 500500, 0 out of order",
+            "producer (C): the consumer got 1000 words, sum 500500 (as sent)",
+            "mixed: done",
+        ],
+        forbid: FAILURES,
+        status: 0,
+        last_line: Some("mixed: done"),
+        input: &[],
+        extra: None,
+    },
+    SystemTest {
+        name: "c_bad_channel",
+        system: "sdk:examples/c/bad_channel/bad_channel.system",
+        expect: &[
+            "bad microkit_notify: invalid channel given '5' (no such channel)",
+            "bad microkit_ppcall: invalid channel given '0' (ppcall not permitted)",
+            "bad: the refused ppcall returned an empty msginfo",
+            "bad microkit_irq_ack: invalid channel given '0' (not an IRQ)",
+            "bad microkit_ppcall: invalid channel given '61' (no such channel)",
+            "bad microkit_deferred_notify: invalid channel given '70' (no such channel)",
+            "bad microkit_x86_ioport_read_8: invalid I/O port given '3' (invalid I/O port)",
+            "bad: the refused read returned 0",
+            "bad microkit_x86_ioport_write_8: invalid I/O port given '0' (invalid I/O port)",
+            "bad: still running; notifying the peer",
+            "peer: notified; notifying back",
+            "bad microkit_deferred_notify: invalid channel given '7' (no such channel)",
+            "bad: notified on channel 0; the kernel is still up",
+            "bad_channel: done",
+        ],
+        forbid: FAILURES,
+        status: 0,
+        last_line: Some("bad_channel: done"),
+        input: &[],
+        extra: None,
+    },
 ];
 
 /// How long one system may run before it counts as hung.
@@ -553,6 +659,11 @@ pub fn test_all(args: &[String]) -> Result {
     } else {
         system_tests(only.as_deref())?
     };
+    if only.is_none() || only.as_deref() == Some("sdk_cli") {
+        let (p, f) = crate::sdk::cli_tests()?;
+        passed += p;
+        failed += f;
+    }
     if docs && (only.is_none() || docs_only) {
         let (p, f) = crate::doccmds::run_all()?;
         passed += p;
@@ -778,6 +889,9 @@ fn system_tests(only: Option<&str>) -> Result<(usize, usize)> {
         .iter()
         .filter(|t| only.is_none_or(|o| o == t.name))
         .collect();
+    if tests.is_empty() && only == Some("sdk_cli") {
+        return Ok((0, 0));
+    }
     if tests.is_empty() {
         return Err(format!("no system test named {}", only.unwrap_or("?")));
     }
@@ -805,11 +919,20 @@ fn system_tests(only: Option<&str>) -> Result<(usize, usize)> {
 
 fn run_one(t: &SystemTest) -> Result {
     let system = system_file(t)?;
-    let image = artifacts::image(&system, t.name)?;
+    let (image, symbols) = if t.system.starts_with(SDK) {
+        let (image, build) = crate::sdk::make_example(&system, t.name)?;
+        let search = [build, artifacts::pd_dir()];
+        let symbols =
+            mantle::symbolise::Symboliser::from_sdf_file(&system, &search, Some(artifacts::root()))
+                .ok();
+        (image, symbols)
+    } else {
+        (artifacts::image(&system, t.name)?, boot::symbols(&system))
+    };
     if let Some((_, patch)) = IMAGE_PATCHES.iter().find(|(name, _)| *name == t.name) {
         patch_boot_description(&image, *patch)?;
     }
-    let run = boot::boot_with(&image, TIMEOUT, t.input, boot::symbols(&system))?;
+    let run = boot::boot_with(&image, TIMEOUT, t.input, symbols)?;
     let log = artifacts::root()
         .join("target/images")
         .join(format!("{}.log", t.name));
@@ -1019,7 +1142,12 @@ mod tests {
         for t in SYSTEM_TESTS {
             assert!(
                 artifacts::root()
-                    .join(t.system.strip_prefix(EXPANDED).unwrap_or(t.system))
+                    .join(
+                        t.system
+                            .strip_prefix(EXPANDED)
+                            .or_else(|| t.system.strip_prefix(SDK))
+                            .unwrap_or(t.system)
+                    )
                     .exists(),
                 "{} is missing",
                 t.system
