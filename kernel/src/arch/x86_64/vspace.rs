@@ -417,9 +417,9 @@ unsafe fn scan<const LARGE: bool>(g: &Group) {
     let end = g.end as *mut u64;
     let mut va = g.vaddr;
     if g.entries() >= WIDE_GROUP {
-        // SAFETY: (both) `e..e + 8` lies in the range (it has 8 entries
-        // left), hence in the group's table.
-        while unsafe { end.offset_from(e) } >= 8 {
+        while end as u64 - e as u64 >= 64 {
+            // SAFETY: `e..e + 8` lies in the range (it has 8 entries left),
+            // hence in the group's table.
             unsafe { clear_run::<LARGE, 8>(e, va) };
             // SAFETY: at most one past the end of the range.
             e = unsafe { e.add(8) };
