@@ -54,7 +54,8 @@ impl Kernel {
 
     /// PPCALL on channel `ch` of `caller`, fast: the server is passive and
     /// waiting, nothing is queued on it, and the caller runs on its own,
-    /// non-depleted SC (which the server then runs on).
+    /// non-depleted SC (which the server then runs on). A server that is
+    /// not passive is tried by [`Kernel::fast_call_active`].
     #[link_section = ".text.hot"]
     fn fast_call(&mut self, caller: PdId, ch: u64, raw_info: u64) -> Option<*const UserRegs> {
         if ch >= MAX_IDS as u64 {
@@ -75,17 +76,70 @@ impl Kernel {
         let s = &self.tcbs[server];
         if s.state != ThreadState::Recv
             || s.suspended
-            || !s.passive_now()
             || s.priority <= c.priority
             || c.pending != 0
             || !self.sched.no_callers(server)
-            || !self.sched.owns_running_sc(caller)
         {
+            return None;
+        }
+        if !s.passive_now() {
+            return self.fast_call_active(caller, server, peer_id, raw_info, info);
+        }
+        if !self.sched.owns_running_sc(caller) {
             return None;
         }
         // Committed: the same effects as `ppcall` + `start_call` +
         // `schedule` would have.
-        copy_mrs(c.ipc_paddr, s.ipc_paddr, info.count());
+        self.hand_call(caller, server, peer_id, raw_info, info);
+        self.sched.thread_sc[server] = caller as u8;
+        Some(self.switch_to(server))
+    }
+
+    /// The rest of [`Kernel::fast_call`] for a server that is not passive
+    /// (it runs on its own SC): its SC is eligible and no PD is ready at
+    /// its priority or above, so the general path's `schedule` would pick
+    /// it. The queue work and the search are skipped; the SC switch is the
+    /// scheduler's (`dispatch`).
+    #[inline(always)]
+    fn fast_call_active(
+        &mut self,
+        caller: PdId,
+        server: PdId,
+        peer_id: u8,
+        raw_info: u64,
+        info: MessageInfo,
+    ) -> Option<*const UserRegs> {
+        let prio = self.tcbs[server].priority;
+        // (`prio` is above the caller's, so `prio - 1` cannot wrap.)
+        if self.sched.timer_dirty()
+            || !self.sched.eligible(server)
+            || !self.sched.none_ready_above(prio - 1)
+        {
+            return None;
+        }
+        // Committed: the same effects as `ppcall` + `start_call` +
+        // `make_ready` + `schedule` (the server, on no queue since it waited
+        // in RECV, is the one picked).
+        self.hand_call(caller, server, peer_id, raw_info, info);
+        self.sched.thread_sc[server] = server as u8;
+        Some(self.dispatch(Some(server)))
+    }
+
+    /// Hand `caller`'s call to `server`, waiting in RECV (both fast calls).
+    #[inline(always)]
+    fn hand_call(
+        &mut self,
+        caller: PdId,
+        server: PdId,
+        peer_id: u8,
+        raw_info: u64,
+        info: MessageInfo,
+    ) {
+        copy_mrs(
+            self.tcbs[caller].ipc_paddr,
+            self.tcbs[server].ipc_paddr,
+            info.count(),
+        );
         let c = &mut self.tcbs[caller];
         c.callee = server;
         c.call_id = peer_id;
@@ -97,14 +151,13 @@ impl Kernel {
         s.regs.rax = sc::EVENT_PROTECTED;
         s.regs.rdi = peer_id as u64;
         s.regs.rsi = raw_info;
-        self.sched.thread_sc[server] = caller as u8;
-        Some(self.switch_to(server))
     }
 
     /// RECV with ACTION_REPLY by `server`, fast: the reply goes to a caller
     /// still waiting for it, which owns the SC the server ran on and is the
     /// PD the scheduler would pick next, and the server has no event to
-    /// take (so it waits).
+    /// take (so it waits). A server that ran on its own SC is tried by
+    /// [`Kernel::fast_reply_active`].
     #[link_section = ".text.hot"]
     fn fast_reply_recv(&mut self, server: PdId, raw_info: u64) -> Option<*const UserRegs> {
         let info = MessageInfo::from_raw(raw_info)?;
@@ -117,15 +170,61 @@ impl Kernel {
             || !s.initialised
             || s.pending != 0
             || s.faulted_children != 0
-            || self.sched.thread_sc[server] as usize != caller
-            || !self.sched.no_callers(server)
+        {
+            return None;
+        }
+        if self.sched.thread_sc[server] as usize != caller {
+            return self.fast_reply_active(server, caller, raw_info, info);
+        }
+        if !self.sched.no_callers(server)
             || !self.sched.owns_running_sc(caller)
             || !self.sched.none_ready_above(c.priority)
         {
             return None;
         }
         // Committed: the same effects as `reply` + `recv` + `schedule`.
-        copy_mrs(s.ipc_paddr, c.ipc_paddr, info.count());
+        self.hand_reply(server, caller, raw_info, info);
+        Some(self.switch_to(caller))
+    }
+
+    /// The rest of [`Kernel::fast_reply_recv`] for a server that is not
+    /// passive and ran on its own SC: nothing is queued on it, the caller's
+    /// SC is eligible and no PD is ready above the caller's priority, so
+    /// the general path's `schedule` would pick the caller (put at the head
+    /// of its queue). The SC switch is the scheduler's (`dispatch`).
+    #[inline(always)]
+    fn fast_reply_active(
+        &mut self,
+        server: PdId,
+        caller: PdId,
+        raw_info: u64,
+        info: MessageInfo,
+    ) -> Option<*const UserRegs> {
+        if self.sched.thread_sc[server] as usize != server
+            || self.tcbs[server].passive_now()
+            || self.sched.timer_dirty()
+            || !self.sched.no_callers(server)
+            || !self.sched.eligible(caller)
+            || !self.sched.none_ready_above(self.tcbs[caller].priority)
+        {
+            return None;
+        }
+        // Committed: the same effects as `reply` + `make_ready_front` +
+        // `recv` + `schedule` (the caller, on no queue since it waited in
+        // `Call`, is the one picked).
+        self.hand_reply(server, caller, raw_info, info);
+        Some(self.dispatch(Some(caller)))
+    }
+
+    /// Complete `caller`'s call with `server`'s reply and put `server` in
+    /// RECV on its own SC (both fast replies).
+    #[inline(always)]
+    fn hand_reply(&mut self, server: PdId, caller: PdId, raw_info: u64, info: MessageInfo) {
+        copy_mrs(
+            self.tcbs[server].ipc_paddr,
+            self.tcbs[caller].ipc_paddr,
+            info.count(),
+        );
         let s = &mut self.tcbs[server];
         s.reply_to = None;
         s.state = ThreadState::Recv;
@@ -134,7 +233,6 @@ impl Kernel {
         c.regs.rax = Status::Ok.to_raw();
         c.regs.rsi = raw_info;
         c.state = ThreadState::Ready;
-        Some(self.switch_to(caller))
     }
 
     /// NOTIFY on channel `ch` of `pd`, fast, when it wakes a PD of higher

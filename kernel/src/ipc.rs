@@ -28,11 +28,27 @@ pub(crate) fn copy_mrs(from: u64, to: u64, count: usize) {
     if count == 0 {
         return;
     }
-    // SAFETY: both are page-sized IPC buffer frames in RAM, checked at boot
-    // to be PD memory in the direct map; 64 registers fill at most 512
-    // bytes of the page. `copy` tolerates overlap.
-    unsafe { core::ptr::copy(mrs(from), mrs(to), count) };
+    let (src, dst) = (mrs(from), mrs(to));
+    if count > SMALL_COPY {
+        // SAFETY: both are page-sized IPC buffer frames in RAM, checked at
+        // boot to be PD memory in the direct map; 64 registers fill at most
+        // 512 bytes of the page. `copy` tolerates overlap.
+        unsafe { core::ptr::copy(src, dst, count) };
+        return;
+    }
+    // A few registers (the common case): word by word, without the
+    // `memmove` call and its alignment prologue. Volatile, so the loop is
+    // not turned back into a `memmove` call.
+    for i in 0..count {
+        // SAFETY: as above; i < count ≤ SMALL_COPY < 64. The two frames are
+        // distinct pages or the same one (then each word is copied onto
+        // itself), so word-by-word copying is exact.
+        unsafe { dst.add(i).write_volatile(src.add(i).read_volatile()) };
+    }
 }
+
+/// Most message registers [`copy_mrs`] copies word by word.
+const SMALL_COPY: usize = 8;
 
 /// Why a NOTIFY or PPCALL on `end` was refused, when `end` is not a channel
 /// end with the right: `no_right` if it is a channel end without it.
