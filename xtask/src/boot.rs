@@ -36,8 +36,21 @@ pub fn boot_with(
     input: &[(&str, &[u8])],
     symbols: Option<Symboliser>,
 ) -> Result<Transcript> {
+    boot_in(image, timeout, input, symbols, false)
+}
+
+/// [`boot_with`], under `-icount` (TCG) when `icount` is set: the guest's
+/// clocks then count instructions, so time-based checks do not depend on
+/// how busy the host is.
+pub fn boot_in(
+    image: &Path,
+    timeout: Duration,
+    input: &[(&str, &[u8])],
+    symbols: Option<Symboliser>,
+    icount: bool,
+) -> Result<Transcript> {
     let mut c = qemu::Command::new(image)
-        .accel(accelerator())
+        .accel(if icount { Accel::Tcg } else { accelerator() })
         .timeout(timeout)
         .input(
             input
@@ -49,6 +62,9 @@ pub fn boot_with(
         );
     if let Some(s) = symbols {
         c = c.symbolise(s);
+    }
+    if icount {
+        c = c.icount();
     }
     c.run_captured()
         .map_err(|e| format!("cannot run QEMU on {}: {e}", image.display()))

@@ -932,7 +932,8 @@ fn run_one(t: &SystemTest) -> Result {
     if let Some((_, patch)) = IMAGE_PATCHES.iter().find(|(name, _)| *name == t.name) {
         patch_boot_description(&image, *patch)?;
     }
-    let run = boot::boot_with(&image, TIMEOUT, t.input, symbols)?;
+    let icount = ICOUNT_TESTS.contains(&t.name);
+    let run = boot::boot_in(&image, TIMEOUT, t.input, symbols, icount)?;
     let log = artifacts::root()
         .join("target/images")
         .join(format!("{}.log", t.name));
@@ -955,6 +956,11 @@ fn run_one(t: &SystemTest) -> Result {
 type DescriptionPatch = fn(&mut mantle_abi::bootdesc::SystemSpec) -> Result;
 
 /// System tests whose image is patched after `mantle build` (by test name).
+/// Tests whose checks are about time (latency bounds): booted under
+/// `-icount` (TCG), so the guest's clocks count instructions and a busy
+/// host cannot stretch what they measure.
+const ICOUNT_TESTS: &[&str] = &["inversion"];
+
 const IMAGE_PATCHES: &[(&str, DescriptionPatch)] = &[("shared_record", share_first_pds_records)];
 
 /// Decode the boot description of `image`, apply `patch`, and write it
