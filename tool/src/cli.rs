@@ -17,7 +17,8 @@ usage:
   mantle build SYSTEM -o IMAGE [--kernel KERNEL_ELF] [--search-path DIR]... [--report FILE]
   mantle report SYSTEM [--kernel KERNEL_ELF] [--search-path DIR]... [--report FILE]
   mantle run SYSTEM [-o IMAGE] [--kernel KERNEL_ELF] [--search-path DIR]... [--report FILE]
-                    [--accel tcg|kvm] [--timeout SECS]
+                    [--accel tcg|kvm] [--timeout SECS] [--bios qboot|seabios]
+                    [--memory SIZE] [--qemu-arg ARG]...
 
   check    validate the system description (program images are not read;
            prefill_path files are)
@@ -39,6 +40,13 @@ usage:
   --report        write a readable report of the layout to FILE
   --accel         QEMU accelerator (default: $MANTLE_ACCEL, else detected)
   --timeout       kill QEMU after SECS seconds (exit status 124)
+  --bios          firmware: qboot (default, fast) or seabios (with a VGA
+                  device: PCI BARs where sDDF's x86 systems expect them,
+                  e.g. virtio-blk's at 0xfe000000)
+  --memory        the guest's RAM, e.g. 2G or 1024M (default 512M; sdfgen's
+                  x86_64_generic systems place DMA memory up to 0x70000000)
+  --qemu-arg      one more QEMU argument (repeat it: --qemu-arg -device
+                  --qemu-arg virtio-blk-pci,drive=hd,addr=0x3.0)
 
 exit status: 0 success, 1 error (run: the guest's status)";
 
@@ -51,6 +59,9 @@ struct Opts {
     report: Option<PathBuf>,
     accel: Option<Accel>,
     timeout: Option<Duration>,
+    bios: qemu::Bios,
+    memory_mib: Option<u64>,
+    qemu_args: Vec<OsString>,
 }
 
 fn fail(msg: impl std::fmt::Display) -> i32 {
@@ -109,6 +120,21 @@ fn parse_opts(cmd: &str, args: &[OsString]) -> Result<Opts, String> {
                     })?;
                 o.timeout = Some(Duration::from_secs_f64(secs));
             }
+            "--bios" if cmd == "run" => {
+                let v = val("--bios")?.to_string_lossy().into_owned();
+                o.bios = qemu::Bios::parse(&v)
+                    .ok_or_else(|| format!("--bios {v:?} is not valid; allowed: qboot, seabios"))?;
+            }
+            "--memory" if cmd == "run" => {
+                let v = val("--memory")?.to_string_lossy().into_owned();
+                o.memory_mib = Some(parse_memory(&v).ok_or_else(|| {
+                    format!(
+                        "--memory {v:?} is not valid; allowed: MiB with M or GiB with G, {}M..=3G (e.g. 2G)",
+                        qemu::MEMORY_MIB
+                    )
+                })?);
+            }
+            "--qemu-arg" if cmd == "run" => o.qemu_args.push(val("--qemu-arg")?),
             _ if s.starts_with('-') && s.len() > 1 => {
                 return Err(format!("unknown option '{s}' for `mantle {cmd}`"))
             }
@@ -124,6 +150,19 @@ fn parse_opts(cmd: &str, args: &[OsString]) -> Result<Opts, String> {
         return Err(format!("`mantle {cmd}` needs a SYSTEM file"));
     }
     Ok(o)
+}
+
+/// `2G`, `1024M` → MiB. At least [`qemu::MEMORY_MIB`] (the tool places
+/// the system below it) and at most 3 GiB (q35's RAM below the PCI hole).
+fn parse_memory(v: &str) -> Option<u64> {
+    let (n, unit) = v.split_at(v.len().checked_sub(1)?);
+    let n: u64 = n.parse().ok()?;
+    let mib = match unit {
+        "G" | "g" => n.checked_mul(1024)?,
+        "M" | "m" => n,
+        _ => return None,
+    };
+    (qemu::MEMORY_MIB..=3072).contains(&mib).then_some(mib)
 }
 
 /// Run the tool with `args` (without the program name); returns the exit
@@ -225,7 +264,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         &search,
         std::env::current_dir().ok(),
     );
-    let code = run_image(&image, o.accel, o.timeout, symbols);
+    let code = run_image(&image, &o, symbols);
     if temporary {
         let _ = std::fs::remove_file(&image);
     }
@@ -245,16 +284,18 @@ fn write_report(o: &Opts, built: &Built, to_stdout: bool) -> Result<(), i32> {
     }
 }
 
-fn run_image(
-    image: &Path,
-    accel: Option<Accel>,
-    timeout: Option<Duration>,
-    symbols: Symboliser,
-) -> i32 {
-    let (accel, why) = qemu::choose_accel(accel);
+fn run_image(image: &Path, o: &Opts, symbols: Symboliser) -> i32 {
+    let (accel, why) = qemu::choose_accel(o.accel);
     qemu::announce(accel, &why);
-    let mut c = qemu::Command::new(image).accel(accel).symbolise(symbols);
-    if let Some(t) = timeout {
+    let mut c = qemu::Command::new(image)
+        .accel(accel)
+        .symbolise(symbols)
+        .bios(o.bios)
+        .memory_mib(o.memory_mib.unwrap_or(qemu::MEMORY_MIB));
+    for a in &o.qemu_args {
+        c = c.arg(a.clone());
+    }
+    if let Some(t) = o.timeout {
         c = c.timeout(t);
     }
     match c.run_interactive() {
@@ -316,5 +357,78 @@ fn diagram(system: &Path, o: &Opts) -> i32 {
             print_error(&e);
             1
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_opts(args: &[&str]) -> Result<Opts, String> {
+        let a: Vec<OsString> = args.iter().map(OsString::from).collect();
+        parse_opts("run", &a)
+    }
+
+    #[test]
+    fn run_takes_a_bios_memory_and_qemu_arguments() {
+        let o = run_opts(&[
+            "s.system",
+            "--bios",
+            "seabios",
+            "--memory",
+            "2G",
+            "--qemu-arg",
+            "-device",
+            "--qemu-arg",
+            "x",
+        ])
+        .unwrap();
+        assert_eq!(o.bios, qemu::Bios::Seabios);
+        assert_eq!(o.memory_mib, Some(2048));
+        assert_eq!(
+            o.qemu_args,
+            vec![OsString::from("-device"), OsString::from("x")]
+        );
+        let o = run_opts(&["s.system"]).unwrap();
+        assert_eq!((o.bios, o.memory_mib), (qemu::Bios::Qboot, None));
+    }
+
+    #[test]
+    fn bad_bios_and_memory_values_are_refused() {
+        for (args, want) in [
+            (
+                &["s.system", "--bios", "ovmf"][..],
+                "--bios \"ovmf\" is not valid; allowed: qboot, seabios",
+            ),
+            (
+                &["s.system", "--memory", "256M"][..],
+                "--memory \"256M\" is not valid",
+            ),
+            (
+                &["s.system", "--memory", "4G"][..],
+                "--memory \"4G\" is not valid",
+            ),
+            (
+                &["s.system", "--memory", "2"][..],
+                "--memory \"2\" is not valid",
+            ),
+            (
+                &["s.system", "--memory", ""][..],
+                "--memory \"\" is not valid",
+            ),
+        ] {
+            let e = run_opts(args)
+                .err()
+                .unwrap_or_else(|| panic!("{args:?} accepted"));
+            assert!(e.contains(want), "{args:?}: {e}");
+        }
+        assert_eq!(parse_memory("1024M"), Some(1024));
+        assert_eq!(parse_memory("3G"), Some(3072));
+        let a = [
+            OsString::from("s.system"),
+            OsString::from("--bios"),
+            OsString::from("seabios"),
+        ];
+        assert!(parse_opts("build", &a).is_err());
     }
 }

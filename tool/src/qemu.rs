@@ -31,6 +31,51 @@ use std::time::{Duration, Instant};
 pub const QEMU: &str = "qemu-system-x86_64";
 /// The firmware: qboot boots a PVH kernel in about 0.1 s.
 pub const BIOS: &str = "/usr/share/qemu/qboot.rom";
+/// SeaBIOS (Debian's `seabios`), the firmware seL4's x86 systems boot
+/// with: it assigns PCI BARs as those systems expect ([`Bios::Seabios`]).
+pub const SEABIOS: &str = "/usr/share/seabios/bios-256k.bin";
+/// The guest's RAM, MiB (`-m`), unless a run asks for more.
+pub const MEMORY_MIB: u64 = 512;
+
+/// The firmware QEMU starts (both boot the image through PVH).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Bios {
+    /// qboot ([`BIOS`]): fast. It assigns PCI BARs its own way.
+    #[default]
+    Qboot,
+    /// SeaBIOS ([`SEABIOS`]), with a standard VGA device, as in QEMU's
+    /// default q35 machine that sDDF's x86 systems are written for: the
+    /// VGA framebuffer's 16 MiB BAR goes to 0xfd000000 and the next
+    /// (a virtio device's 64-bit BAR) to 0xfe000000, where sdfgen maps
+    /// virtio-blk's registers. About a second slower to boot.
+    Seabios,
+}
+
+impl Bios {
+    /// `qboot` or `seabios`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Bios::Qboot => "qboot",
+            Bios::Seabios => "seabios",
+        }
+    }
+    /// Parse `qboot` or `seabios`.
+    pub fn parse(s: &str) -> Option<Bios> {
+        match s {
+            "qboot" => Some(Bios::Qboot),
+            "seabios" => Some(Bios::Seabios),
+            _ => None,
+        }
+    }
+    /// The firmware file.
+    pub fn path(self) -> &'static str {
+        match self {
+            Bios::Qboot => BIOS,
+            Bios::Seabios => SEABIOS,
+        }
+    }
+}
+
 /// I/O port of the `isa-debug-exit` device.
 pub const DEBUG_EXIT_PORT: u16 = 0xf4;
 
@@ -123,17 +168,24 @@ pub fn announce(accel: Accel, reason: &str) {
 /// the `0xe9` debug console both write to stdout (one multiplexed `stdio`
 /// chardev), and stdin feeds COM1.
 pub fn qemu_args(image: &Path, accel: Accel) -> Vec<OsString> {
+    machine_args(image, accel, Bios::Qboot, MEMORY_MIB)
+}
+
+/// [`qemu_args`] with another firmware and RAM size: SeaBIOS adds a
+/// standard VGA device (see [`Bios::Seabios`]).
+pub fn machine_args(image: &Path, accel: Accel, bios: Bios, memory_mib: u64) -> Vec<OsString> {
+    let memory = format!("{memory_mib}M");
     let mut v: Vec<OsString> = [
         "-machine",
         &format!("q35,accel={}", accel.as_str()),
         "-cpu",
         "qemu64",
         "-m",
-        "512M",
+        &memory,
         "-smp",
         "1",
         "-bios",
-        BIOS,
+        bios.path(),
         "-nodefaults",
         "-no-user-config",
         "-display",
@@ -160,6 +212,9 @@ pub fn qemu_args(image: &Path, accel: Accel) -> Vec<OsString> {
     .map(OsString::from)
     .collect();
     v.push(image.as_os_str().to_owned());
+    if bios == Bios::Seabios {
+        v.extend(["-device", "VGA"].map(OsString::from));
+    }
     v
 }
 
@@ -285,6 +340,8 @@ pub struct Command {
     extra: Vec<OsString>,
     input: Vec<Input>,
     symbols: Option<Arc<Symboliser>>,
+    bios: Bios,
+    memory_mib: u64,
 }
 
 /// When a scripted [`Input`] step becomes due.
@@ -340,6 +397,8 @@ impl Command {
             extra: Vec::new(),
             input: Vec::new(),
             symbols: None,
+            bios: Bios::Qboot,
+            memory_mib: MEMORY_MIB,
         }
     }
     /// Script console input for [`Command::spawn`] and
@@ -371,6 +430,16 @@ impl Command {
     /// Kill QEMU after this long.
     pub fn timeout(mut self, t: Duration) -> Command {
         self.timeout = Some(t);
+        self
+    }
+    /// Boot with this firmware (default qboot).
+    pub fn bios(mut self, bios: Bios) -> Command {
+        self.bios = bios;
+        self
+    }
+    /// Give the guest this much RAM, MiB (default [`MEMORY_MIB`]).
+    pub fn memory_mib(mut self, mib: u64) -> Command {
+        self.memory_mib = mib;
         self
     }
     /// Append an extra QEMU argument (e.g. `-icount shift=0`, a device).
@@ -409,7 +478,7 @@ impl Command {
     }
     /// The full argument list.
     pub fn args(&self, accel: Accel) -> Vec<OsString> {
-        let mut v = qemu_args(&self.image, accel);
+        let mut v = machine_args(&self.image, accel, self.bios, self.memory_mib);
         v.extend(self.extra.iter().cloned());
         v
     }
@@ -828,6 +897,25 @@ mod tests {
             s.join(" "),
             "-machine q35,accel=tcg -cpu qemu64 -m 512M -smp 1 -bios /usr/share/qemu/qboot.rom -nodefaults -no-user-config -display none -no-reboot -chardev stdio,id=con,mux=on,signal=off -device isa-debugcon,iobase=0xe9,chardev=con -device isa-serial,chardev=con,iobase=0x3f8,irq=4 -monitor none -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel x.img"
         );
+    }
+
+    #[test]
+    fn seabios_and_more_memory_change_only_their_arguments() {
+        let a = machine_args(Path::new("x.img"), Accel::Tcg, Bios::Seabios, 2048);
+        let s: Vec<String> = a.iter().map(|s| s.to_string_lossy().into_owned()).collect();
+        let s = s.join(" ");
+        assert!(s.contains(" -m 2048M "), "{s}");
+        assert!(
+            s.contains(" -bios /usr/share/seabios/bios-256k.bin "),
+            "{s}"
+        );
+        assert!(s.ends_with(" -kernel x.img -device VGA"), "{s}");
+        let q = machine_args(Path::new("x.img"), Accel::Tcg, Bios::Qboot, MEMORY_MIB);
+        assert_eq!(q, qemu_args(Path::new("x.img"), Accel::Tcg));
+        for b in [Bios::Qboot, Bios::Seabios] {
+            assert_eq!(Bios::parse(b.as_str()), Some(b));
+        }
+        assert_eq!(Bios::parse("ovmf"), None);
     }
 
     const FAULT: &str = "mantle: fault: PD 'p' page fault ip=0x1 addr=0x2 error=0x6 (potential stack overflow, stack_size=0x2000)";

@@ -178,6 +178,13 @@ fn warning_cases() -> Vec<(&'static str, String, &'static str, u32, u32)> {
         ("passive pd nobody calls", comp(&format!("{}\n{}", passive, "<channel><end pd=\"a\" id=\"0\"/><end pd=\"p\" id=\"0\"/></channel>")), "protection_domain 'p' is passive, but no channel lets another PD call it (no end opposite it has pp=\"true\"): it can be notified, but its protected handler never runs; add pp=\"true\" on the caller's end of a channel to 'p', or drop passive=\"true\"", 4, 43),
         ("passive pd that only calls", comp(&format!("{}\n{}", passive, "<channel><end pd=\"b\" id=\"0\"/><end pd=\"p\" id=\"0\" pp=\"true\"/></channel>")), "protection_domain 'p' is passive, but no channel lets another PD call it", 4, 43),
         ("writable and executable map", two("<map mr=\"m\" vaddr=\"0x1000000\" perms=\"rwx\"/>", "", mr), "map of 'm' in protection_domain 'a' is writable and executable (perms \"rwx\")", 2, 102),
+        ("device region in the device window above 4 GiB", two("<map mr=\"d\" vaddr=\"0x1000000\" cached=\"false\"/>", "<map mr=\"d\" vaddr=\"0x1000000\" cached=\"false\"/>", &format!("<memory_region name=\"d\" size=\"0x1000\" phys_addr=\"0x800000000\"/>\n{ch}")), "device memory_region 'd' (phys_addr 0x800000000) is mapped into 2 PDs", 4, 1),
+        ("fixed RAM region shared without a channel", two("<map mr=\"r\" vaddr=\"0x1000000\"/>", "<map mr=\"r\" vaddr=\"0x1000000\"/>", "<memory_region name=\"r\" size=\"0x1000\" phys_addr=\"0x1f000000\"/>"), "memory_region 'r' is shared by 'a', 'b', but none of them has a channel to another", 4, 1),
+        ("fixed region past RAM (sdfgen's blk data)", two("<map mr=\"x\" vaddr=\"0x1000000\"/>", "<map mr=\"x\" vaddr=\"0x1000000\"/>", &format!("<memory_region name=\"x\" size=\"0x200000\" phys_addr=\"0x6fdf6000\"/>\n{ch}")), "memory_region 'x' at phys_addr 0x6fdf6000..0x6fff6000 is neither RAM (0..0x20000000: QEMU q35 with 512 MiB) nor in the device window (0xb0000000 and up): nothing answers there", 4, 41),
+        ("fixed region straddling the end of RAM", two("<map mr=\"x\" vaddr=\"0x1000000\"/>", "", "<memory_region name=\"x\" size=\"0x2000\" phys_addr=\"0x1ffff000\"/>"), "memory_region 'x' at phys_addr 0x1ffff000..0x20001000 is neither RAM", 4, 39),
+        ("PCI configuration ports", two("<ioport id=\"1\" addr=\"0xcf8\" size=\"4\"/><ioport id=\"2\" addr=\"0xcfc\" size=\"4\"/>", "", ""), "ioport 1 of protection_domain 'a' (0xcf8..0xcfc) includes the PCI configuration ports 0xcf8..0xcff: through them 'a' reaches every PCI device's configuration space", 2, 72),
+        ("PCI configuration data port alone", two("", "<ioport id=\"0\" addr=\"3324\" size=\"4\"/>", ""), "ioport 0 of protection_domain 'b' (0xcfc..0xd00) includes the PCI configuration ports", 3, 72),
+        ("a range covering the PCI configuration ports", two("<ioport id=\"0\" addr=\"0xc00\" size=\"0x200\"/>", "", ""), "ioport 0 of protection_domain 'a' (0xc00..0xe00) includes the PCI configuration ports", 2, 72),
     ]
 }
 
@@ -187,6 +194,11 @@ const PASSIVE_P: &str = r#"<protection_domain name="p" priority="15" passive="tr
 /// Systems that must not warn: (name, SDF, message substring that must not
 /// appear).
 fn no_warning_cases() -> Vec<(&'static str, String, &'static str)> {
+    let two_pds = |maps_a: &str, maps_b: &str, rest: &str| {
+        format!(
+            "<system>\n<protection_domain name=\"a\" priority=\"10\"><program_image path=\"a.elf\"/>{maps_a}</protection_domain>\n<protection_domain name=\"b\" priority=\"20\"><program_image path=\"b.elf\"/>{maps_b}</protection_domain>\n{rest}\n</system>\n"
+        )
+    };
     let serial_client = |attrs: &str| {
         comp(&format!("<protection_domain name=\"c\" priority=\"5\"{attrs}><program_image path=\"c.elf\"/></protection_domain>\n<serial_subsystem><client pd=\"c\"/></serial_subsystem>"))
     };
@@ -196,6 +208,11 @@ fn no_warning_cases() -> Vec<(&'static str, String, &'static str)> {
         ("timer client with the default stack", comp("<timer_subsystem><client pd=\"a\"/></timer_subsystem>"), "stack_size"),
         ("passive pd that is called", comp(&format!("{PASSIVE_P}\n<channel><end pd=\"a\" id=\"0\" pp=\"true\"/><end pd=\"p\" id=\"0\"/></channel>")), "passive"),
         ("generated passive timer driver", comp("<timer_subsystem><client pd=\"a\"/></timer_subsystem>"), "passive"),
+        ("fixed RAM region (DMA memory) in two PDs", two_pds("<map mr=\"r\" vaddr=\"0x1000000\"/>", "<map mr=\"r\" vaddr=\"0x1000000\"/>", "<memory_region name=\"r\" size=\"0x200000\" phys_addr=\"0x1fe00000\"/>\n<channel><end pd=\"a\" id=\"0\"/><end pd=\"b\" id=\"0\"/></channel>"), "device memory_region"),
+        ("fixed RAM region in RAM is not a hole", two_pds("<map mr=\"r\" vaddr=\"0x1000000\"/>", "", "<memory_region name=\"r\" size=\"0x1000\" phys_addr=\"0x1ffff000\"/>"), "neither RAM"),
+        ("a device region is not a hole", two_pds("<map mr=\"d\" vaddr=\"0x1000000\" cached=\"false\"/>", "", "<memory_region name=\"d\" size=\"0x4000\" phys_addr=\"0xfe000000\"/>"), "neither RAM"),
+        ("ports next to the PCI configuration ports", two_pds("<ioport id=\"0\" addr=\"0xcf0\" size=\"8\"/><ioport id=\"1\" addr=\"0xd00\" size=\"8\"/>", "", ""), "PCI configuration"),
+        ("COM1 and the debug exit port", two_pds("<ioport id=\"0\" addr=\"0x3f8\" size=\"8\"/><ioport id=\"1\" addr=\"0xf4\" size=\"1\"/>", "", ""), "PCI configuration"),
     ]
 }
 

@@ -6,6 +6,7 @@
 //! bin/mantle                         Mantle's tool
 //! board/x86_64_generic/{debug,release}/
 //!     include/microkit.h             libmicrokit's API
+//!     include/sel4/sel4.h            the few seL4 names libmicrokit programs use
 //!     include/kernel/gen_config.h    what Microkit's Makefiles read (CONFIG_SEL4_ARCH)
 //!     lib/libmicrokit.a              the library, with _start
 //!     lib/microkit.ld                the linker script
@@ -182,6 +183,10 @@ pub fn write_sdk(dir: &Path) -> Result {
         copy(
             &src.join("libmicrokit/include/microkit.h"),
             &include.join("microkit.h"),
+        )?;
+        copy(
+            &src.join("libmicrokit/include/sel4/sel4.h"),
+            &include.join("sel4/sel4.h"),
         )?;
         write(&include.join("kernel/gen_config.h"), &gen_config(config))?;
         build_library(config, &lib)?;

@@ -18,6 +18,15 @@
 #error "this libmicrokit is for Mantle on x86_64 (board x86_64_generic)"
 #endif
 
+/* The kernel configuration (CONFIG_ARCH_X86_64, CONFIG_DEBUG_BUILD, ...), as
+ * seL4's headers provide it to libmicrokit programs. The SDK writes it for
+ * each board configuration. */
+#if defined(__has_include)
+#if __has_include(<kernel/gen_config.h>)
+#include <kernel/gen_config.h>
+#endif
+#endif
+
 /* A PD has no thread pointer (fs base 0), so the stack protector's canary
  * (%fs:0x28) would fault. Debian's gcc enables it by default: switch it off
  * for the rest of this translation unit (better: -fno-stack-protector). */
@@ -142,6 +151,18 @@ void microkit_irq_ack(microkit_channel ch);
 microkit_msginfo microkit_ppcall(microkit_channel ch, microkit_msginfo msginfo);
 void microkit_deferred_notify(microkit_channel ch);
 void microkit_deferred_irq_ack(microkit_channel ch);
+
+/* The pending deferred action, as libmicrokit exposes it (sDDF reads these
+ * to find which channel a deferred notify is for): microkit_have_signal is
+ * true while one is pending, and microkit_signal_cap is
+ * BASE_OUTPUT_NOTIFICATION_CAP + channel for microkit_deferred_notify, or
+ * BASE_IRQ_CAP + channel for microkit_deferred_irq_ack. Mantle has no
+ * capabilities: these numbers only encode the action and the channel.
+ * Read them; do not write them. */
+#define BASE_OUTPUT_NOTIFICATION_CAP 10
+#define BASE_IRQ_CAP 138
+extern seL4_Bool microkit_have_signal;
+extern seL4_CPtr microkit_signal_cap;
 
 /* ---- Children ---- */
 

@@ -281,6 +281,19 @@ microkit_msginfo microkit_ppcall(microkit_channel ch, microkit_msginfo msginfo)
  * as in libmicrokit). */
 static seL4_Word deferred_action; /* ACTION_NONE, ACTION_NOTIFY, ACTION_IRQ_ACK */
 static seL4_Word deferred_channel;
+/* The same, as libmicrokit publishes it (see microkit.h). */
+seL4_Bool microkit_have_signal;
+seL4_CPtr microkit_signal_cap;
+
+static void set_deferred(seL4_Word action, seL4_Word ch)
+{
+    deferred_action = action;
+    deferred_channel = ch;
+    microkit_have_signal = action != ACTION_NONE;
+    microkit_signal_cap = action == ACTION_NOTIFY    ? BASE_OUTPUT_NOTIFICATION_CAP + ch
+                          : action == ACTION_IRQ_ACK ? BASE_IRQ_CAP + ch
+                                                     : 0;
+}
 
 static const char *action_call(seL4_Word action)
 {
@@ -292,7 +305,7 @@ static void flush_deferred(void)
 {
     seL4_Word action = deferred_action;
     seL4_Word ch = deferred_channel;
-    deferred_action = ACTION_NONE;
+    set_deferred(ACTION_NONE, 0);
     if (action != ACTION_NONE) {
         seL4_Word n = action == ACTION_NOTIFY ? SYS_NOTIFY : SYS_IRQ_ACK;
         channel_ok(action_call(action), ch, mantle_syscall(n, ch, 0, 0, 0).rax);
@@ -308,8 +321,7 @@ static void defer(seL4_Word action, microkit_channel ch)
     /* A second deferred action before a wait: perform the first now, so no
      * signal is lost. */
     flush_deferred();
-    deferred_action = action;
-    deferred_channel = ch;
+    set_deferred(action, ch);
 }
 
 void microkit_deferred_notify(microkit_channel ch)
@@ -433,7 +445,7 @@ void __microkit_main(void) __attribute__((noreturn));
 void __microkit_main(void)
 {
     /* A restarted PD re-enters here with its data as it was: start clean. */
-    deferred_action = ACTION_NONE;
+    set_deferred(ACTION_NONE, 0);
     init();
     int have_reply = 0;
     microkit_msginfo reply = {{0}};
@@ -448,7 +460,7 @@ void __microkit_main(void)
         } else if (deferred_action != ACTION_NONE) {
             action = deferred_action;
             arg = deferred_channel;
-            deferred_action = ACTION_NONE;
+            set_deferred(ACTION_NONE, 0);
         }
         have_reply = 0;
         struct sysret r = mantle_syscall(SYS_RECV, action, arg, 0, 0);

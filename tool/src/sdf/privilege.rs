@@ -2,8 +2,18 @@
 //! prints them as warnings and `mantle report` lists them.
 //!
 //! Definitions:
-//! - A **device region** has a fixed `phys_addr`. Mapped into more than one
-//!   PD, every one of them can drive the device: a warning.
+//! - A **device region** has a fixed `phys_addr` outside RAM (see
+//!   [`PhysKind`]). Mapped into more than one PD, every one of them can
+//!   drive the device: a warning.
+//! - A region with a fixed `phys_addr` in RAM is **DMA memory** (a device
+//!   reaches it by that address, as sdfgen's blk and virtio regions are),
+//!   not a device: no device warning; it is shared memory like any other
+//!   region. A fixed `phys_addr` between the end of RAM and the device
+//!   window names nothing on Mantle's machine: a warning (sdfgen's
+//!   x86_64_generic board places DMA memory there, for a 2 GiB machine).
+//! - **The PCI configuration ports.** A PD granted any of ports
+//!   0xCF8–0xCFF reaches every PCI device's configuration space (BARs,
+//!   bus mastering, MSI): a warning.
 //! - A **writable and executable map** lets a PD run what it (or a peer)
 //!   wrote: a warning.
 //! - A **DMA region** is one whose physical address a PD receives (a
@@ -18,8 +28,8 @@
 //!   it, so it can neither tell its peers that data is ready nor be told.
 //!   That is almost always a forgotten `<channel>`: a warning, at that PD's
 //!   map (or one warning at the region when no sharer has a channel to
-//!   another). (Regions with a fixed `phys_addr` are exempt: two PDs sharing a
-//!   device is reported above instead.)
+//!   another). (Device regions are exempt: two PDs sharing a device is
+//!   reported above instead.)
 
 use super::model::*;
 use crate::diag::Pos;
@@ -33,6 +43,39 @@ pub struct Finding {
     pub pos: Pos,
     /// The message.
     pub message: String,
+}
+
+/// The end of RAM on Mantle's machine (QEMU q35 with
+/// [`crate::qemu::MEMORY_MIB`] MiB): RAM is `0..RAM_END`.
+pub const RAM_END: u64 = crate::qemu::MEMORY_MIB << 20;
+/// Where q35's device window starts (the PCIe configuration window, then
+/// the BARs firmware assigns, the IOAPIC, HPET and local APIC up to 4 GiB;
+/// and everything above 4 GiB, where Mantle's machine has no RAM).
+pub const DEVICE_WINDOW: u64 = 0xb000_0000;
+/// The PCI configuration ports (address 0xCF8, data 0xCFC..0xCFF).
+pub const PCI_CONFIG_PORTS: std::ops::Range<u32> = 0xcf8..0xd00;
+
+/// What a fixed physical range `base..base+size` is on Mantle's machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PhysKind {
+    /// Entirely in RAM: DMA memory.
+    Ram,
+    /// Entirely in the device window: a device's registers.
+    Device,
+    /// Past RAM but below the device window (or straddling): nothing there.
+    Hole,
+}
+
+/// Classify `base..base+size` (see [`PhysKind`]).
+pub fn phys_kind(base: u64, size: u64) -> PhysKind {
+    let end = base.saturating_add(size);
+    if end <= RAM_END {
+        PhysKind::Ram
+    } else if base >= DEVICE_WINDOW {
+        PhysKind::Device
+    } else {
+        PhysKind::Hole
+    }
 }
 
 /// Every PD index mapping region `mr`, in PD order, with its map.
@@ -78,7 +121,19 @@ pub fn findings(sys: &System) -> Vec<Finding> {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        if let Some(pa) = mr.phys_addr {
+        let kind = mr.phys_addr.map(|pa| phys_kind(pa, mr.size));
+        if let (Some(pa), Some(PhysKind::Hole)) = (mr.phys_addr, kind) {
+            out.push(Finding {
+                pos: mr.attrs.get("phys_addr", mr.pos),
+                message: format!(
+                    "memory_region '{}' at phys_addr {pa:#x}..{:#x} is neither RAM (0..{RAM_END:#x}: QEMU q35 with {} MiB) nor in the device window ({DEVICE_WINDOW:#x} and up): nothing answers there on Mantle's machine; for DMA memory leave out phys_addr (the tool places it in RAM), or boot a machine with more RAM (`mantle run --memory 2G`; sdfgen's x86_64_generic board assumes 2 GiB)",
+                    mr.name,
+                    pa.saturating_add(mr.size),
+                    crate::qemu::MEMORY_MIB
+                ),
+            });
+        }
+        if let (Some(pa), Some(PhysKind::Device)) = (mr.phys_addr, kind) {
             if pds.len() > 1 {
                 out.push(Finding {
                     pos: mr.pos,
@@ -90,7 +145,7 @@ pub fn findings(sys: &System) -> Vec<Finding> {
                     ),
                 });
             }
-        } else if pds.len() > 1 {
+        } else if kind != Some(PhysKind::Device) && pds.len() > 1 {
             let alone: Vec<usize> = pds
                 .iter()
                 .copied()
@@ -152,6 +207,18 @@ pub fn findings(sys: &System) -> Vec<Finding> {
         }
     }
     for pd in &sys.pds {
+        for io in &pd.ioports {
+            let (first, end) = (u32::from(io.addr), u32::from(io.addr) + io.size);
+            if first < PCI_CONFIG_PORTS.end && PCI_CONFIG_PORTS.start < end {
+                out.push(Finding {
+                    pos: io.pos,
+                    message: format!(
+                        "ioport {} of protection_domain '{}' ({first:#x}..{end:#x}) includes the PCI configuration ports 0xcf8..0xcff: through them '{}' reaches every PCI device's configuration space (any device's BARs, bus mastering and MSI), not only its own device's; least privilege: give the driver its device's registers as a memory_region (the BAR's phys_addr), its port range (the I/O BAR) and its irq, and leave configuration to firmware",
+                        io.id, pd.name, pd.name
+                    ),
+                });
+            }
+        }
         for m in &pd.maps {
             if m.perms & PERM_W != 0 && m.perms & PERM_X != 0 {
                 out.push(Finding {
@@ -165,4 +232,30 @@ pub fn findings(sys: &System) -> Vec<Finding> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn physical_ranges_are_ram_device_or_nothing() {
+        for (base, size, want) in [
+            (0x0010_0000, 0x1000, PhysKind::Ram),
+            (0x1fff_f000, 0x1000, PhysKind::Ram),
+            (0x1fff_f000, 0x2000, PhysKind::Hole),
+            (0x2000_0000, 0x1000, PhysKind::Hole),
+            (0x5fdf_0000, 0x1_0000, PhysKind::Hole), // sdfgen's virtio_requests
+            (0x6fdf_6000, 0x20_0000, PhysKind::Hole), // sdfgen's blk client data
+            (0xafff_f000, 0x2000, PhysKind::Hole),
+            (0xb000_0000, 0x1000, PhysKind::Device),
+            (0xfe00_0000, 0x4000, PhysKind::Device), // virtio-blk's BAR under SeaBIOS
+            (0xfed0_0000, 0x1000, PhysKind::Device), // HPET
+            (0x8_0000_0000, 0x1000, PhysKind::Device),
+            (u64::MAX - 0xfff, 0x1000, PhysKind::Device),
+        ] {
+            assert_eq!(phys_kind(base, size), want, "{base:#x}+{size:#x}");
+        }
+        assert_eq!(RAM_END, 0x2000_0000);
+    }
 }
