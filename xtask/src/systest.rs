@@ -955,14 +955,12 @@ fn run_one(t: &SystemTest) -> Result {
 /// boot checks with descriptions `mantle build` would never write.
 type DescriptionPatch = fn(&mut mantle_abi::bootdesc::SystemSpec) -> Result;
 
-/// System tests whose image is patched after `mantle build` (by test name).
-/// Tests whose outcome depends on time (latency bounds; budgets running
-/// out mid-call): booted under `-icount` (TCG), so the guest's clocks
-/// count instructions and a busy host cannot change what they see.
-/// (`fastpath` under plain TCG hung once in about eight runs after its
-/// long call: see the kernel issue's note.)
-const ICOUNT_TESTS: &[&str] = &["inversion", "fastpath"];
+/// Tests whose outcome depends on time (latency bounds): booted under
+/// `-icount` (TCG), so the guest's clocks count instructions and a busy
+/// host cannot change what they see.
+const ICOUNT_TESTS: &[&str] = &["inversion"];
 
+/// System tests whose image is patched after `mantle build` (by test name).
 const IMAGE_PATCHES: &[(&str, DescriptionPatch)] = &[("shared_record", share_first_pds_records)];
 
 /// Decode the boot description of `image`, apply `patch`, and write it
