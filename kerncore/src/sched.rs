@@ -1,0 +1,815 @@
+//! Scheduling: fixed priorities with round robin, budgets and periods.
+//!
+//! - Ready queues: one FIFO per priority plus a bitmap of non-empty queues.
+//!   The running PD (the kernel's `current`) is not in a queue.
+//! - Scheduling contexts (SCs): one per PD, holding its budget per period.
+//!   A PD runs on an SC (`thread_sc`): its own, or, while a passive PD
+//!   serves a protected call, its caller's. A PD whose SC is depleted stays
+//!   queued but is skipped until the SC is replenished.
+//! - Replenishment is sporadic-server style, so an SC with budget < period
+//!   runs at most its budget in *any* window of one period, not just in
+//!   periods aligned to its refills: every chunk of budget consumed is
+//!   returned one period after the chunk started being consumed (see
+//!   [`Refills`]). An SC with budget = period (the default) is never
+//!   throttled and keeps no refills.
+//! - Time is charged only when the running SC changes or the timer fires,
+//!   so syscalls that do not switch SC read no clock and touch no timer.
+//! - The one-shot timer ([`Machine::arm_timer`]) fires at the earliest of
+//!   the running SC's budget end and the next replenishment of a depleted
+//!   SC, or earlier: an early tick only re-arms it, so most switches leave
+//!   the timer alone (arming it is expensive under emulation).
+//!
+//! The same intrusive lists also hold the callers waiting for a busy PD
+//! to take their protected call, highest priority first and FIFO among
+//! equals (as seL4's MCS endpoint queues), so a low-priority caller never
+//! makes a higher-priority one wait behind it in the queue.
+//!
+//! # Bandwidth inheritance (helping)
+//!
+//! A passive server runs a call on its caller's SC, so when that SC runs
+//! out mid-call the server stalls, and every caller queued on it would
+//! wait for the depleted caller's next period (a priority inversion:
+//! issue 9 §3). Instead, when the scheduler meets a ready PD whose SC is
+//! depleted, [`Scheduler::pick`] asks the kernel to *lend* it one (its
+//! `lend` argument): the kernel knows the chains of calls, this module
+//! only the queues and SCs. The kernel's policy (`kernel/src/sched.rs`)
+//! runs a passive server stalled mid-call on
+//! 1. the call's own SC (its *home*: the SC of the chain's root caller)
+//!    if that is eligible again, else
+//! 2. the SC of the first caller queued on the server, or on a passive
+//!    server up the chain of calls that runs on the same call, whose SC is
+//!    eligible and whose priority is above the home PD's.
+//!
+//! Only a higher-priority caller lends: a lower one waiting behind a
+//! higher-priority PD's call is not an inversion, and must not pay for it.
+//! The server keeps its own priority (the ceiling: above every caller's, by
+//! the boot checks), exactly as if the lender's own call were running.
+//!
+//! Invariants (kept here, by private fields):
+//! - Every PD is on at most one list ([`QueueId`]), and `links` and the
+//!   queues' heads and tails agree; a ready queue's bitmap bit is set iff
+//!   the queue is non-empty. A callers queue is in priority order.
+//! - `depleted` has bit `sc` set iff SC `sc` has no budget left
+//!   (`remaining == 0`) and was not yet refilled.
+//! - For every SC, `remaining` plus its pending refills is its budget
+//!   (debt delays budget, never destroys it).
+//! - Time is charged to the running SC (`running_sc`) only; a lent SC is
+//!   charged like any other, so the lender pays for the time it lends.
+//! - The time the running PD spends on a lent SC is also added to the
+//!   home SC's `debt` (`Scheduler::debtor` names it), and a refill repays
+//!   debt first: over time a PD gets no more server time than its budget,
+//!   however often it is helped. A PD with `budget == period` is never
+//!   depleted, so it is never helped and never owes.
+//! - A loan is for one thread and one call: it ends when the server
+//!   replies or abandons the call (the kernel sets `thread_sc` afresh), and
+//!   the kernel revokes it when the borrower is next dispatched once no
+//!   caller on the SC waits in the chain any more (stopped, faulted or
+//!   restarted). While the borrower runs, nothing else can change that:
+//!   every kernel entry ends in a dispatch, which re-checks.
+//! - While any time is charged to a debtor, `timer_dirty` stays set, so
+//!   every dispatch re-checks the loan and re-charges: the debtor never
+//!   goes stale when the same SC goes on running a call of its own.
+//!
+//! A PPC fast path that skips `pick`/`switch_sc` must not run while a loan
+//! is being charged, nor hand a call to, or reply into, a PD whose SC is
+//! depleted; the slow path handles both ([`Scheduler::owns_running_sc`]
+//! checks the first).
+//!
+//! Functions the kernel's hot paths call are `#[inline]`: the kernel is
+//! built with one codegen unit and no LTO, so without it every queue
+//! operation would be an out-of-line call across the crate boundary.
+
+use mantle_abi::limits::{MAX_PDS, MAX_PRIORITY};
+
+use crate::{Machine, PdId, NONE};
+
+const PRIORITIES: usize = MAX_PRIORITY as usize + 1;
+
+// `depleted` is one bit per SC.
+const _: () = assert!(MAX_PDS <= 64);
+// The bitmap covers every priority.
+const _: () = assert!(PRIORITIES <= 4 * 64);
+
+/// Which list a PD is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueId {
+    /// None.
+    None,
+    /// The ready queue of a priority.
+    Ready(u8),
+    /// The callers waiting on a PD.
+    Callers(u8),
+}
+
+#[derive(Clone, Copy)]
+struct Link {
+    prev: u8,
+    next: u8,
+    on: QueueId,
+}
+
+#[derive(Clone, Copy)]
+struct Queue {
+    head: u8,
+    tail: u8,
+}
+
+const EMPTY_QUEUE: Queue = Queue {
+    head: NONE,
+    tail: NONE,
+};
+
+/// Most pending refills of one SC. When full, a new chunk is merged into
+/// the last refill, which then comes due at the later of the two times:
+/// budget may come back later than one period after use (the SC gets less
+/// than its budget in some window), never earlier.
+pub const MAX_REFILLS: usize = 8;
+
+/// The budget an SC has consumed and not yet got back: `(due, amount)`
+/// pairs in due order, a ring buffer. Invariants: `len <= MAX_REFILLS`,
+/// `head < MAX_REFILLS`, dues non-decreasing from the head; `Sc::remaining`
+/// plus the amounts here is `Sc::budget`.
+#[derive(Clone, Copy, Debug)]
+pub struct Refills {
+    due: [u64; MAX_REFILLS],
+    amount: [u64; MAX_REFILLS],
+    head: u8,
+    len: u8,
+}
+
+impl Refills {
+    /// No refills pending.
+    pub const EMPTY: Refills = Refills {
+        due: [0; MAX_REFILLS],
+        amount: [0; MAX_REFILLS],
+        head: 0,
+        len: 0,
+    };
+
+    #[inline]
+    fn slot(&self, i: usize) -> usize {
+        (self.head as usize + i) % MAX_REFILLS
+    }
+
+    /// How many refills are pending.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// No refill is pending.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The pending refills, `(due, amount)`, first due first.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        (0..self.len as usize).map(|i| (self.due[self.slot(i)], self.amount[self.slot(i)]))
+    }
+
+    /// The total budget pending.
+    pub fn total(&self) -> u64 {
+        self.iter().map(|(_, a)| a).sum()
+    }
+
+    /// When the first refill comes due (`u64::MAX`: none pending).
+    #[inline]
+    pub fn next_due(&self) -> u64 {
+        if self.len == 0 {
+            u64::MAX
+        } else {
+            self.due[self.head as usize]
+        }
+    }
+
+    /// Return `amount` at `due` (no earlier than every pending refill).
+    #[inline]
+    pub fn push(&mut self, due: u64, amount: u64) {
+        if self.len as usize == MAX_REFILLS {
+            let last = self.slot(MAX_REFILLS - 1);
+            self.amount[last] += amount;
+            self.due[last] = self.due[last].max(due);
+        } else {
+            let at = self.slot(self.len as usize);
+            self.due[at] = due;
+            self.amount[at] = amount;
+            self.len += 1;
+        }
+    }
+
+    /// Take every refill due at `now`: their total.
+    #[inline]
+    pub fn take_due(&mut self, now: u64) -> u64 {
+        let mut total = 0;
+        while self.len > 0 && self.due[self.head as usize] <= now {
+            total += self.amount[self.head as usize];
+            self.head = ((self.head as usize + 1) % MAX_REFILLS) as u8;
+            self.len -= 1;
+        }
+        total
+    }
+}
+
+/// A scheduling context, in clock ticks ([`Machine::now`]). Its fields are
+/// private: only the scheduler changes them, keeping the invariants of
+/// the module documentation.
+#[derive(Clone, Copy, Debug)]
+pub struct Sc {
+    /// Budget per period (at least 1).
+    budget: u64,
+    /// Period (at least the budget).
+    period: u64,
+    /// Budget available now.
+    remaining: u64,
+    /// When the next refill comes due (`u64::MAX`: none pending).
+    replenish_at: u64,
+    /// Time lent to this SC's calls by other SCs (bandwidth inheritance),
+    /// repaid from its next refills.
+    debt: u64,
+    /// Consumed budget not yet returned.
+    refills: Refills,
+}
+
+impl Sc {
+    const EMPTY: Sc = Sc {
+        budget: 0,
+        period: 0,
+        remaining: 0,
+        replenish_at: 0,
+        debt: 0,
+        refills: Refills::EMPTY,
+    };
+
+    /// Budget per period.
+    pub fn budget(&self) -> u64 {
+        self.budget
+    }
+    /// Period.
+    pub fn period(&self) -> u64 {
+        self.period
+    }
+    /// Budget available now.
+    pub fn remaining(&self) -> u64 {
+        self.remaining
+    }
+    /// When the next refill comes due (`u64::MAX`: none pending).
+    pub fn replenish_at(&self) -> u64 {
+        self.replenish_at
+    }
+    /// Time owed for lent SCs.
+    pub fn debt(&self) -> u64 {
+        self.debt
+    }
+    /// Consumed budget not yet returned.
+    pub fn refills(&self) -> &Refills {
+        &self.refills
+    }
+}
+
+/// Run queues, scheduling contexts and the preemption timer's state.
+#[repr(C)]
+pub struct Scheduler {
+    bitmap: [u64; 4],
+    depleted: u64,
+    running_sc: Option<u8>,
+    /// The SC that owes the running SC's time: the home SC of a call that
+    /// runs on a lent SC (`NONE` if none).
+    debtor: u8,
+    slice_start: u64,
+    /// When the armed timer fires (clock ticks), if it is armed.
+    armed: Option<u64>,
+    timer_dirty: bool,
+    tsc_per_ms: u64,
+    lapic_per_ms: u64,
+    prio: [u8; MAX_PDS],
+    /// The SC each PD runs on (an index below `MAX_PDS`). The kernel's IPC
+    /// code sets it when a call starts and ends (a passive server runs on
+    /// its caller's), and the lending policy when it lends; the scheduler
+    /// only reads it.
+    pub thread_sc: [u8; MAX_PDS],
+    links: [Link; MAX_PDS],
+    callers: [Queue; MAX_PDS],
+    ready: [Queue; PRIORITIES],
+    /// Scheduling contexts, by owner PD.
+    scs: [Sc; MAX_PDS],
+}
+
+impl Default for Scheduler {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Scheduler {
+    /// Empty queues.
+    pub const fn new() -> Self {
+        Scheduler {
+            links: [Link {
+                prev: NONE,
+                next: NONE,
+                on: QueueId::None,
+            }; MAX_PDS],
+            ready: [EMPTY_QUEUE; PRIORITIES],
+            callers: [EMPTY_QUEUE; MAX_PDS],
+            bitmap: [0; 4],
+            prio: [0; MAX_PDS],
+            thread_sc: [0; MAX_PDS],
+            scs: [Sc::EMPTY; MAX_PDS],
+            depleted: 0,
+            running_sc: None,
+            debtor: NONE,
+            slice_start: 0,
+            armed: None,
+            timer_dirty: false,
+            tsc_per_ms: 1,
+            lapic_per_ms: 1,
+        }
+    }
+
+    /// Record the calibrated rates of the clock ([`Machine::now`]) and of
+    /// the timer ([`Machine::arm_timer`]).
+    pub fn set_clock(&mut self, tsc_per_ms: u64, lapic_per_ms: u64) {
+        self.tsc_per_ms = tsc_per_ms.max(1);
+        self.lapic_per_ms = lapic_per_ms.max(1);
+    }
+
+    /// Microseconds to clock ticks.
+    pub fn us_to_ticks(&self, us: u64) -> u64 {
+        (us as u128 * self.tsc_per_ms as u128 / 1000) as u64
+    }
+
+    /// Set up PD `pd`'s priority and SC (at time `_now`: the SC starts
+    /// with its whole budget and no refills pending, so the time is not
+    /// needed).
+    pub fn init_pd(&mut self, pd: PdId, priority: u8, budget_us: u64, period_us: u64, _now: u64) {
+        let budget = self.us_to_ticks(budget_us).max(1);
+        let period = self.us_to_ticks(period_us).max(budget);
+        self.prio[pd] = priority;
+        self.thread_sc[pd] = pd as u8;
+        self.scs[pd] = Sc {
+            budget,
+            period,
+            remaining: budget,
+            replenish_at: u64::MAX,
+            debt: 0,
+            refills: Refills::EMPTY,
+        };
+    }
+
+    /// PD `pd`'s priority.
+    #[inline]
+    pub fn priority(&self, pd: PdId) -> u8 {
+        self.prio[pd]
+    }
+
+    /// SC `sc` (the one PD `sc` owns).
+    pub fn sc(&self, sc: usize) -> &Sc {
+        &self.scs[sc]
+    }
+
+    /// The SC that is running, if any.
+    #[inline(always)]
+    pub fn running_sc(&self) -> Option<u8> {
+        self.running_sc
+    }
+
+    /// The SC that owes the running SC's time (a loan), if any.
+    pub fn debtor(&self) -> Option<u8> {
+        (self.debtor != NONE).then_some(self.debtor)
+    }
+
+    /// When the timer was last armed to fire, if it is armed.
+    pub fn armed(&self) -> Option<u64> {
+        self.armed
+    }
+
+    /// The list `pd` is on.
+    pub fn queue_of(&self, pd: PdId) -> QueueId {
+        self.links[pd].on
+    }
+
+    #[inline(always)]
+    fn queue(&mut self, q: QueueId) -> &mut Queue {
+        match q {
+            QueueId::Ready(p) => &mut self.ready[p as usize],
+            QueueId::Callers(pd) => &mut self.callers[pd as usize],
+            QueueId::None => unreachable!("no queue"),
+        }
+    }
+
+    #[inline(always)]
+    fn mark(&mut self, q: QueueId) {
+        if let QueueId::Ready(p) = q {
+            let nonempty = self.ready[p as usize].head != NONE;
+            let (word, bit) = (p as usize / 64, p % 64);
+            if nonempty {
+                self.bitmap[word] |= 1 << bit;
+            } else {
+                self.bitmap[word] &= !(1 << bit);
+            }
+        }
+    }
+
+    /// Append `pd` to `q` (removing it from any other list first).
+    ///
+    /// `push_back`, `push_front` and `insert_by_priority` link by hand on
+    /// purpose: a shared linking helper measurably slowed the notify path
+    /// under TCG (5.25k to 5.55k ticks), where code layout decides TLB refills.
+    #[inline]
+    #[link_section = ".text.hot"]
+    pub fn push_back(&mut self, q: QueueId, pd: PdId) {
+        self.remove(pd);
+        let tail = self.queue(q).tail;
+        self.links[pd] = Link {
+            prev: tail,
+            next: NONE,
+            on: q,
+        };
+        if tail == NONE {
+            self.queue(q).head = pd as u8;
+        } else {
+            self.links[tail as usize].next = pd as u8;
+        }
+        self.queue(q).tail = pd as u8;
+        self.mark(q);
+    }
+
+    /// Insert `pd` into `q` behind every PD of its priority or higher and
+    /// ahead of every lower one (removing it from any other list first).
+    /// Keeps `q` ordered by priority, FIFO among equals. Off the fast path
+    /// (a call to a busy server), so never inlined into it.
+    #[inline(never)]
+    pub fn insert_by_priority(&mut self, q: QueueId, pd: PdId) {
+        self.remove(pd);
+        let prio = self.prio[pd];
+        // The last PD that stays ahead of `pd`.
+        let mut prev = self.queue(q).tail;
+        while prev != NONE && self.prio[prev as usize] < prio {
+            prev = self.links[prev as usize].prev;
+        }
+        let next = if prev == NONE {
+            self.queue(q).head
+        } else {
+            self.links[prev as usize].next
+        };
+        self.links[pd] = Link { prev, next, on: q };
+        if prev == NONE {
+            self.queue(q).head = pd as u8;
+        } else {
+            self.links[prev as usize].next = pd as u8;
+        }
+        if next == NONE {
+            self.queue(q).tail = pd as u8;
+        } else {
+            self.links[next as usize].prev = pd as u8;
+        }
+        self.mark(q);
+    }
+
+    /// Put `pd` at the head of `q`.
+    #[inline]
+    #[link_section = ".text.hot"]
+    pub fn push_front(&mut self, q: QueueId, pd: PdId) {
+        self.remove(pd);
+        let head = self.queue(q).head;
+        self.links[pd] = Link {
+            prev: NONE,
+            next: head,
+            on: q,
+        };
+        if head == NONE {
+            self.queue(q).tail = pd as u8;
+        } else {
+            self.links[head as usize].prev = pd as u8;
+        }
+        self.queue(q).head = pd as u8;
+        self.mark(q);
+    }
+
+    /// Take `pd` off whatever list it is on.
+    #[inline]
+    #[link_section = ".text.hot"]
+    pub fn remove(&mut self, pd: PdId) {
+        let Link { prev, next, on } = self.links[pd];
+        if on == QueueId::None {
+            return;
+        }
+        if prev == NONE {
+            self.queue(on).head = next;
+        } else {
+            self.links[prev as usize].next = next;
+        }
+        if next == NONE {
+            self.queue(on).tail = prev;
+        } else {
+            self.links[next as usize].prev = prev;
+        }
+        self.links[pd] = Link {
+            prev: NONE,
+            next: NONE,
+            on: QueueId::None,
+        };
+        self.mark(on);
+    }
+
+    /// Fast-path check (read only): `pd` runs on its own SC, that SC is
+    /// the running one and not depleted, and the timer needs no re-arming,
+    /// so handing the CPU to a PD on the same SC needs no scheduler work.
+    #[inline(always)]
+    pub fn owns_running_sc(&self, pd: PdId) -> bool {
+        self.thread_sc[pd] as usize == pd
+            && self.running_sc == Some(pd as u8)
+            && !self.timer_dirty
+            && self.depleted & (1 << pd) == 0
+    }
+
+    /// Fast-path check (read only): no PD is ready at a priority above
+    /// `prio` (eligible or not).
+    #[inline(always)]
+    pub fn none_ready_above(&self, prio: u8) -> bool {
+        let (word, bit) = (prio as usize / 64, prio % 64);
+        let above = if bit == 63 { 0 } else { !0u64 << (bit + 1) };
+        self.bitmap[word] & above == 0 && self.bitmap[word + 1..].iter().all(|&w| w == 0)
+    }
+
+    /// Fast-path check (read only): no caller is queued on `pd`.
+    #[inline(always)]
+    pub fn no_callers(&self, pd: PdId) -> bool {
+        self.callers[pd].head == NONE
+    }
+
+    /// The timer must be re-armed before returning to user mode.
+    #[inline(always)]
+    pub fn timer_dirty(&self) -> bool {
+        self.timer_dirty
+    }
+
+    /// Make the next dispatch charge the running SC and re-arm the timer
+    /// (after a PD's SC changed under it: a loan).
+    #[inline]
+    pub fn set_timer_dirty(&mut self) {
+        self.timer_dirty = true;
+    }
+
+    /// The first PD on `q`.
+    #[inline]
+    pub fn front(&self, q: QueueId) -> Option<PdId> {
+        let head = match q {
+            QueueId::Ready(p) => self.ready[p as usize].head,
+            QueueId::Callers(pd) => self.callers[pd as usize].head,
+            QueueId::None => NONE,
+        };
+        (head != NONE).then_some(head as usize)
+    }
+
+    /// The PD behind `pd` on its list.
+    #[inline]
+    pub fn next_in_queue(&self, pd: PdId) -> Option<PdId> {
+        let next = self.links[pd].next;
+        (next != NONE).then_some(next as usize)
+    }
+
+    /// The PDs on `q`, first first.
+    pub fn iter(&self, q: QueueId) -> impl Iterator<Item = PdId> + '_ {
+        core::iter::successors(self.front(q), |&pd| self.next_in_queue(pd))
+    }
+
+    /// The SC `pd` runs on has budget left.
+    #[inline]
+    pub fn eligible(&self, pd: PdId) -> bool {
+        self.sc_eligible(self.thread_sc[pd])
+    }
+
+    /// SC `sc` has budget left.
+    #[inline]
+    pub fn sc_eligible(&self, sc: u8) -> bool {
+        self.depleted & (1 << sc) == 0
+    }
+
+    /// Give SC `sc` back the budget due at `now`: all of it if the SC is
+    /// never throttled (budget = period), else every refill due, less what
+    /// it owes for time lent to its calls (bandwidth inheritance). A repaid
+    /// amount counts as consumed now and comes back one period later, so
+    /// the SC's budget in flight (remaining plus pending refills) stays its
+    /// budget: debt delays budget, it never destroys it.
+    #[inline]
+    fn refill(&mut self, sc: usize, now: u64) {
+        let s = &mut self.scs[sc];
+        if s.budget == s.period {
+            // Never depleted, so never a debtor.
+            s.remaining = s.budget;
+            s.debt = 0;
+        } else {
+            let back = s.refills.take_due(now);
+            let repay = s.debt.min(back);
+            s.debt -= repay;
+            s.remaining += back - repay;
+            if repay > 0 {
+                s.refills.push(now.saturating_add(s.period), repay);
+            }
+            s.replenish_at = s.refills.next_due();
+        }
+        if s.remaining > 0 {
+            self.depleted &= !(1 << sc);
+        } else {
+            self.depleted |= 1 << sc;
+        }
+    }
+
+    /// SC `sc` consumed `amount` of budget in one run that began at
+    /// `start`: it comes back one period after `start`.
+    #[inline]
+    fn consumed(&mut self, sc: usize, start: u64, amount: u64) {
+        let s = &mut self.scs[sc];
+        if s.budget == s.period || amount == 0 {
+            return;
+        }
+        s.refills.push(start.saturating_add(s.period), amount);
+        s.replenish_at = s.refills.next_due();
+    }
+
+    /// Charge the running SC up to `now`. Returns true if it is used up.
+    #[inline]
+    #[link_section = ".text.hot"]
+    fn charge(&mut self, now: u64) -> bool {
+        let Some(sc) = self.running_sc else {
+            return false;
+        };
+        let start = self.slice_start;
+        let used = now.saturating_sub(start);
+        self.slice_start = now;
+        if self.debtor != NONE {
+            // Lent time: the lender pays now, the call's home SC later.
+            let d = &mut self.scs[self.debtor as usize];
+            d.debt = d.debt.saturating_add(used);
+        }
+        let s = &mut self.scs[sc as usize];
+        let before = s.remaining;
+        s.remaining = before.saturating_sub(used);
+        let charged = before - s.remaining;
+        self.consumed(sc as usize, start, charged);
+        let s = &self.scs[sc as usize];
+        if s.remaining > 0 {
+            return false;
+        }
+        if s.budget == s.period {
+            // Never throttled: a new period starts now.
+            self.refill(sc as usize, now);
+        } else if s.replenish_at <= now {
+            self.refill(sc as usize, now);
+        } else {
+            self.depleted |= 1 << sc;
+        }
+        true
+    }
+
+    /// Replenish depleted SCs whose period has begun.
+    #[inline]
+    fn replenish(&mut self, now: u64) {
+        let mut bits = self.depleted;
+        while bits != 0 {
+            let sc = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if self.scs[sc].replenish_at <= now {
+                self.refill(sc, now);
+            }
+        }
+    }
+
+    /// The timer fired: charge the running SC; if it is used up and
+    /// `running` (the PD on it, if it is still runnable) is given, that PD
+    /// goes to the back of its queue and this returns true (it no longer
+    /// runs). Replenish depleted SCs; the next dispatch re-arms the timer.
+    #[inline]
+    pub fn timer_tick(&mut self, m: &mut impl Machine, running: Option<PdId>) -> bool {
+        let now = m.now();
+        let mut preempted = false;
+        if self.charge(now) {
+            if let Some(cur) = running {
+                self.push_back(QueueId::Ready(self.prio[cur]), cur);
+                preempted = true;
+            }
+        }
+        self.replenish(now);
+        self.armed = None;
+        self.timer_dirty = true;
+        preempted
+    }
+
+    /// Pick the PD to run next and take it off its queue. `current` is the
+    /// PD that ran (if any), `runnable` tells whether a PD may run at all
+    /// (not blocked or stopped), and `lend` is asked, for a ready PD whose
+    /// SC is depleted, to lend it another (returning whether it is now
+    /// eligible; see the module documentation).
+    ///
+    /// The result is the first eligible PD of the highest priority that has
+    /// one, or `current` if it is eligible and none is above it: the
+    /// running PD is always the highest-priority eligible ready one.
+    /// `current`, if runnable but not picked, is queued: at the front of
+    /// its queue if preempted, at the back if its SC is depleted.
+    #[inline]
+    #[link_section = ".text.hot"]
+    pub fn pick(
+        &mut self,
+        current: Option<PdId>,
+        runnable: impl Fn(PdId) -> bool,
+        mut lend: impl FnMut(&mut Self, PdId) -> bool,
+    ) -> Option<PdId> {
+        let cur = current.filter(|&c| runnable(c) && self.eligible(c));
+        let next = match cur {
+            Some(c) => match self.best_above(Some(self.prio[c]), &mut lend) {
+                Some(b) => {
+                    self.push_front(QueueId::Ready(self.prio[c]), c);
+                    Some(b)
+                }
+                None => Some(c),
+            },
+            None => {
+                if let Some(c) = current.filter(|&c| runnable(c)) {
+                    // Runnable but its SC is depleted: wait in the queue.
+                    self.push_back(QueueId::Ready(self.prio[c]), c);
+                }
+                self.best_above(None, &mut lend)
+            }
+        };
+        if let Some(n) = next {
+            self.remove(n);
+        }
+        next
+    }
+
+    /// The first eligible ready PD of priority above `floor` (all if
+    /// `None`), highest priority first. A PD on a depleted SC counts as
+    /// eligible if `lend` makes it so.
+    #[inline]
+    #[link_section = ".text.hot"]
+    fn best_above(
+        &mut self,
+        floor: Option<u8>,
+        lend: &mut impl FnMut(&mut Self, PdId) -> bool,
+    ) -> Option<PdId> {
+        for word in (0..4).rev() {
+            let mut bits = self.bitmap[word];
+            while bits != 0 {
+                let bit = 63 - bits.leading_zeros() as usize;
+                bits &= !(1 << bit);
+                let prio = word * 64 + bit;
+                if floor.is_some_and(|f| prio <= f as usize) {
+                    return None;
+                }
+                let mut pd = self.ready[prio].head;
+                while pd != NONE {
+                    if self.eligible(pd as usize) || lend(self, pd as usize) {
+                        return Some(pd as usize);
+                    }
+                    pd = self.links[pd as usize].next;
+                }
+            }
+        }
+        None
+    }
+
+    /// Switch the running SC to `next` (the SC of the PD about to run) at
+    /// the machine's current time, its time owed by `debtor` (`NONE`: by
+    /// nobody), and re-arm the timer if it would fire too late.
+    #[inline]
+    #[link_section = ".text.hot"]
+    pub fn switch_sc(&mut self, m: &mut impl Machine, next: Option<u8>, debtor: u8) {
+        let now = m.now();
+        self.charge(now);
+        self.running_sc = next;
+        self.debtor = debtor;
+        if let Some(sc) = next {
+            let s = &self.scs[sc as usize];
+            if self.depleted & (1 << sc) == 0 && s.replenish_at <= now {
+                self.refill(sc as usize, now);
+            }
+        }
+        self.slice_start = now;
+        // While a debtor is charged, re-check at every dispatch.
+        self.timer_dirty = debtor != NONE;
+        let mut deadline = u64::MAX;
+        if let Some(sc) = next {
+            deadline = now.saturating_add(self.scs[sc as usize].remaining);
+        }
+        let mut bits = self.depleted;
+        while bits != 0 {
+            let sc = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            deadline = deadline.min(self.scs[sc].replenish_at);
+        }
+        // An armed timer that fires no later than needed can stay: an early
+        // tick only re-arms. This saves a timer write on most switches.
+        if self.armed.is_some_and(|a| a > now && a <= deadline) {
+            return;
+        }
+        if deadline == u64::MAX {
+            self.armed = None;
+            m.stop_timer();
+        } else {
+            self.armed = Some(deadline);
+            let ticks = deadline.saturating_sub(now) as u128 * self.lapic_per_ms as u128
+                / self.tsc_per_ms as u128;
+            m.arm_timer(ticks.clamp(1, u32::MAX as u128) as u32);
+        }
+    }
+}
