@@ -51,8 +51,9 @@
 //!   the queue is non-empty. A callers queue is in priority order.
 //! - `depleted` has bit `sc` set iff SC `sc` has no budget left
 //!   (`remaining == 0`) and was not yet refilled.
-//! - For every SC, `remaining` plus its pending refills is its budget
-//!   (debt delays budget, never destroys it).
+//! - For every throttled SC (budget < period), `remaining` plus its
+//!   pending refills is its budget (debt delays budget, never destroys
+//!   it). An unthrottled one keeps no refills and no debt.
 //! - Time is charged to the running SC (`running_sc`) only; a lent SC is
 //!   charged like any other, so the lender pays for the time it lends.
 //! - The time the running PD spends on a lent SC is also added to the
@@ -768,6 +769,86 @@ impl Scheduler {
         None
     }
 
+    /// Check the invariants this type keeps (see the module
+    /// documentation) for PDs `0..count`; for tests and debugging, never
+    /// called on a hot path (it walks every list). Returns the first
+    /// broken one.
+    pub fn audit(&self, count: usize) -> Result<(), &'static str> {
+        let count = count.min(MAX_PDS);
+        // Every list is well linked, and every PD on it says so.
+        let lists = (0..PRIORITIES)
+            .map(|p| (QueueId::Ready(p as u8), self.ready[p]))
+            .chain((0..MAX_PDS).map(|pd| (QueueId::Callers(pd as u8), self.callers[pd])));
+        let mut seen = 0usize;
+        for (q, queue) in lists {
+            let mut prev = NONE;
+            let mut pd = queue.head;
+            let mut len = 0;
+            while pd != NONE {
+                let l = self
+                    .links
+                    .get(pd as usize)
+                    .ok_or("a list links to a PD out of range")?;
+                if l.on != q || l.prev != prev {
+                    return Err("a PD's link does not match the list it is on");
+                }
+                if let QueueId::Callers(_) = q {
+                    if prev != NONE && self.prio[prev as usize] < self.prio[pd as usize] {
+                        return Err("a callers queue is out of priority order");
+                    }
+                }
+                len += 1;
+                if len > MAX_PDS {
+                    return Err("a list has a cycle");
+                }
+                prev = pd;
+                pd = l.next;
+            }
+            if queue.tail != prev {
+                return Err("a list's tail is not its last PD");
+            }
+            if let QueueId::Ready(p) = q {
+                let bit = self.bitmap[p as usize / 64] & (1 << (p % 64)) != 0;
+                if bit != (queue.head != NONE) {
+                    return Err("the ready bitmap disagrees with a queue");
+                }
+            }
+            seen += len;
+        }
+        let linked = self.links.iter().filter(|l| l.on != QueueId::None).count();
+        if seen != linked {
+            return Err("a PD says it is on a list that does not hold it");
+        }
+        for (sc, s) in self.scs.iter().enumerate().take(count) {
+            if s.budget == 0 {
+                continue;
+            }
+            if s.budget > s.period {
+                return Err("an SC's budget exceeds its period");
+            }
+            if (self.depleted & (1 << sc) != 0) != (s.remaining == 0) {
+                return Err("an SC's depleted bit disagrees with its budget");
+            }
+            if s.budget < s.period && s.remaining.checked_add(s.refills.total()) != Some(s.budget) {
+                return Err("an SC's remaining budget and refills do not add up to its budget");
+            }
+            if s.budget == s.period && (!s.refills.is_empty() || s.debt != 0) {
+                return Err("an unthrottled SC keeps refills or debt");
+            }
+            if s.replenish_at != s.refills.next_due() {
+                return Err("an SC's next refill time is stale");
+            }
+            if s.refills
+                .iter()
+                .zip(s.refills.iter().skip(1))
+                .any(|(a, b)| a.0 > b.0)
+            {
+                return Err("an SC's refills are out of due order");
+            }
+        }
+        Ok(())
+    }
+
     /// Switch the running SC to `next` (the SC of the PD about to run) at
     /// the machine's current time, its time owed by `debtor` (`NONE`: by
     /// nobody), and re-arm the timer if it would fire too late.
@@ -811,5 +892,231 @@ impl Scheduler {
                 / self.tsc_per_ms as u128;
             m.arm_timer(ticks.clamp(1, u32::MAX as u128) as u32);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A clock that moves only when told to, and a timer that records
+    /// how it was armed.
+    struct Sim {
+        now: u64,
+        armed: Option<u32>,
+    }
+
+    impl Machine for Sim {
+        fn now(&self) -> u64 {
+            self.now
+        }
+        fn arm_timer(&mut self, count: u32) {
+            self.armed = Some(count);
+        }
+        fn stop_timer(&mut self) {
+            self.armed = None;
+        }
+    }
+
+    /// A scheduler with clock and timer at 1 tick per microsecond.
+    fn sched() -> Scheduler {
+        let mut s = Scheduler::new();
+        s.set_clock(1000, 1000);
+        s
+    }
+
+    fn list(s: &Scheduler, q: QueueId) -> [usize; 8] {
+        let mut out = [usize::MAX; 8];
+        for (slot, pd) in out.iter_mut().zip(s.iter(q)) {
+            *slot = pd;
+        }
+        out
+    }
+
+    const X: usize = usize::MAX;
+
+    #[test]
+    fn refills_come_back_in_order() {
+        let mut r = Refills::EMPTY;
+        assert_eq!(r.next_due(), u64::MAX);
+        r.push(10, 1);
+        r.push(20, 2);
+        r.push(30, 3);
+        assert_eq!(r.next_due(), 10);
+        assert_eq!(r.take_due(9), 0);
+        assert_eq!(r.take_due(20), 3);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r.next_due(), 30);
+        assert_eq!(r.take_due(u64::MAX), 3);
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn full_refills_merge_into_the_last_later() {
+        let mut r = Refills::EMPTY;
+        for i in 0..MAX_REFILLS as u64 {
+            r.push(10 * (i + 1), 1);
+        }
+        r.push(1000, 5);
+        r.push(500, 1); // Not earlier than the merged one: stays at 1000.
+        assert_eq!(r.len(), MAX_REFILLS);
+        assert_eq!(r.total(), MAX_REFILLS as u64 + 6);
+        assert_eq!(r.iter().last(), Some((1000, 7)));
+        // Wraps around the ring.
+        assert_eq!(r.take_due(30), 3);
+        r.push(2000, 4);
+        assert_eq!(r.iter().last(), Some((2000, 4)));
+        assert_eq!(r.total(), MAX_REFILLS as u64 + 6 - 3 + 4);
+    }
+
+    #[test]
+    fn queues_link_and_unlink() {
+        let mut s = sched();
+        for pd in 0..5 {
+            s.init_pd(pd, 3, 1000, 1000, 0);
+        }
+        let q = QueueId::Ready(3);
+        s.push_back(q, 0);
+        s.push_back(q, 1);
+        s.push_front(q, 2);
+        assert_eq!(list(&s, q), [2, 0, 1, X, X, X, X, X]);
+        s.push_back(q, 2); // Moves it.
+        assert_eq!(list(&s, q), [0, 1, 2, X, X, X, X, X]);
+        s.remove(1);
+        s.remove(1); // Not on a list: nothing.
+        assert_eq!(list(&s, q), [0, 2, X, X, X, X, X, X]);
+        assert_eq!(s.queue_of(1), QueueId::None);
+        s.push_back(QueueId::Ready(7), 0); // Moves it to another queue.
+        assert_eq!(list(&s, q), [2, X, X, X, X, X, X, X]);
+        assert_eq!(s.front(QueueId::Ready(7)), Some(0));
+        s.audit(5).unwrap();
+        s.remove(2);
+        s.remove(0);
+        assert_eq!(s.front(q), None);
+        assert!(s.none_ready_above(0));
+        s.audit(5).unwrap();
+    }
+
+    #[test]
+    fn callers_queue_in_priority_order_fifo_among_equals() {
+        let mut s = sched();
+        let prios = [1, 5, 3, 5, 1, 9];
+        for (pd, &p) in prios.iter().enumerate() {
+            s.init_pd(pd, p, 1000, 1000, 0);
+        }
+        let q = QueueId::Callers(7);
+        for pd in 0..prios.len() {
+            s.insert_by_priority(q, pd);
+            s.audit(prios.len()).unwrap();
+        }
+        assert_eq!(list(&s, q), [5, 1, 3, 2, 0, 4, X, X]);
+        assert!(!s.no_callers(7));
+        assert!(s.none_ready_above(0));
+    }
+
+    #[test]
+    fn bitmap_answers_none_ready_above() {
+        let mut s = sched();
+        for (pd, p) in [0u8, 63, 64, 200, 254].into_iter().enumerate() {
+            s.init_pd(pd, p, 1000, 1000, 0);
+            s.push_back(QueueId::Ready(p), pd);
+        }
+        assert!(s.none_ready_above(254));
+        assert!(!s.none_ready_above(253));
+        s.remove(4);
+        assert!(s.none_ready_above(200));
+        assert!(!s.none_ready_above(199));
+        s.remove(3);
+        assert!(!s.none_ready_above(63));
+        assert!(s.none_ready_above(64));
+        s.remove(2);
+        assert!(s.none_ready_above(63));
+        assert!(!s.none_ready_above(62));
+        s.audit(5).unwrap();
+    }
+
+    #[test]
+    fn pick_prefers_priority_then_the_running_pd() {
+        let mut s = sched();
+        let mut m = Sim {
+            now: 0,
+            armed: None,
+        };
+        for (pd, p) in [1u8, 2, 2].into_iter().enumerate() {
+            s.init_pd(pd, p, 1000, 1000, 0);
+            s.push_back(QueueId::Ready(p), pd);
+        }
+        let all = |_| true;
+        let no_loans = |_: &mut Scheduler, _| false;
+        assert_eq!(s.pick(None, all, no_loans), Some(1));
+        // The running PD keeps the CPU against its equals...
+        assert_eq!(s.pick(Some(1), all, no_loans), Some(1));
+        // ...but not once blocked.
+        assert_eq!(s.pick(Some(1), |pd| pd != 1, no_loans), Some(2));
+        assert_eq!(s.pick(Some(2), all, no_loans), Some(2));
+        s.switch_sc(&mut m, Some(2), NONE);
+        assert_eq!(m.armed, Some(1000));
+        s.audit(3).unwrap();
+    }
+
+    #[test]
+    fn a_throttled_sc_is_skipped_until_refilled() {
+        let mut s = sched();
+        let mut m = Sim {
+            now: 0,
+            armed: None,
+        };
+        s.init_pd(0, 5, 100, 1000, 0); // 10% of the CPU.
+        s.init_pd(1, 1, 1000, 1000, 0);
+        s.push_back(QueueId::Ready(1), 1);
+        s.push_back(QueueId::Ready(5), 0);
+        let no_loans = |_: &mut Scheduler, _| false;
+        assert_eq!(s.pick(None, |_| true, no_loans), Some(0));
+        s.switch_sc(&mut m, Some(0), NONE);
+        assert_eq!(m.armed, Some(100)); // Its budget.
+        m.now = 100;
+        assert!(s.timer_tick(&mut m, Some(0)));
+        assert!(!s.eligible(0));
+        assert_eq!(s.sc(0).remaining(), 0);
+        assert_eq!(s.sc(0).replenish_at(), 1000);
+        assert_eq!(s.pick(None, |_| true, no_loans), Some(1));
+        s.switch_sc(&mut m, Some(1), NONE);
+        // Fires at PD 0's refill, before PD 1's budget ends.
+        assert_eq!(m.armed, Some(900));
+        s.audit(2).unwrap();
+        m.now = 1000;
+        assert!(!s.timer_tick(&mut m, Some(1)));
+        assert!(s.eligible(0));
+        assert_eq!(s.pick(Some(1), |_| true, no_loans), Some(0));
+        s.audit(2).unwrap();
+    }
+
+    #[test]
+    fn a_loan_is_charged_to_the_lender_and_owed_by_the_debtor() {
+        let mut s = sched();
+        let mut m = Sim {
+            now: 0,
+            armed: None,
+        };
+        s.init_pd(0, 1, 100, 1000, 0); // The debtor.
+        s.init_pd(1, 5, 500, 1000, 0); // The lender.
+        s.switch_sc(&mut m, Some(1), 0);
+        assert_eq!(s.debtor(), Some(0));
+        assert!(s.timer_dirty()); // Re-checked at every dispatch.
+        m.now = 50;
+        s.switch_sc(&mut m, Some(0), NONE);
+        assert_eq!(s.sc(1).remaining(), 450);
+        assert_eq!(s.sc(0).debt(), 50);
+        m.now = 150;
+        assert!(!s.timer_tick(&mut m, None)); // No PD to preempt.
+        assert!(!s.eligible(0));
+        // At the refill (due 1050, one period after the run began at 50),
+        // the debt is repaid first: 50 of the 100 come back later.
+        m.now = 1050;
+        s.timer_tick(&mut m, None);
+        assert_eq!(s.sc(0).remaining(), 50);
+        assert_eq!(s.sc(0).debt(), 0);
+        assert_eq!(s.sc(0).replenish_at(), 2050);
+        s.audit(2).unwrap();
     }
 }
