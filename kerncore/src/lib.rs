@@ -19,11 +19,11 @@
 //!   implements it with RDTSC and the LAPIC timer; tests implement it with
 //!   a simulated clock, so a test decides when time passes and when the
 //!   timer fires.
-//! - **The kernel keeps what needs its control blocks**: thread states,
-//!   the chains of protected calls and the lending policy of bandwidth
-//!   inheritance stay in the kernel and reach the scheduler through
-//!   closures ([`sched::Scheduler::pick`]'s `runnable` and `lend`), which
-//!   are monomorphised into the kernel's hot path.
+//! - **The kernel's control blocks are a trait too** ([`Threads`]): the
+//!   scheduler asks only whether a PD is runnable and whose call a passive
+//!   server serves (the chains of calls that bandwidth inheritance
+//!   follows). The kernel implements it over its TCBs; both traits are
+//!   generic parameters, monomorphised into the kernel's hot paths.
 //! - **Private fields, stated invariants**: each type's invariants are
 //!   documented where its fields are declared and kept by its methods;
 //!   the one public table, `Scheduler::thread_sc`, is written by the
@@ -37,7 +37,10 @@
 //!   id is a kernel bug and panics on the bounds check (the kernel
 //!   validates every id that comes from a PD before it gets here).
 //! - The IPC and fault state machines (call, reply, queued callers, stop,
-//!   fault delivery) are still in the kernel; so is the lending policy.
+//!   fault delivery) are still in the kernel (`ipc.rs`, `child.rs`,
+//!   `fault.rs`): they set `thread_sc` and the callers queues, and the
+//!   host model test re-states their scheduling effects rather than
+//!   running them.
 //! - Time is charged only at SC switches and timer ticks, so a PD runs at
 //!   most until the timer fires past its budget: the precision is the
 //!   timer's (the host model fires it exactly at its deadline).
@@ -55,6 +58,17 @@ pub type PdId = usize;
 
 /// "No PD / no entry" in byte-sized tables.
 pub const NONE: u8 = 0xff;
+
+/// What the scheduler needs to know of the PDs' threads, which the kernel
+/// keeps in its control blocks.
+pub trait Threads {
+    /// PD `pd` may run: ready, not blocked, stopped or faulted.
+    fn runnable(&self, pd: PdId) -> bool;
+    /// If `pd` is a passive server (after its init) serving a protected
+    /// call, the caller whose call it is: the link of a chain of calls
+    /// that runs on one SC.
+    fn serving_passively(&self, pd: PdId) -> Option<PdId>;
+}
 
 /// What the portable kernel logic needs of the machine: a clock and a
 /// one-shot timer.

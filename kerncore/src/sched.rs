@@ -29,11 +29,10 @@
 //! A passive server runs a call on its caller's SC, so when that SC runs
 //! out mid-call the server stalls, and every caller queued on it would
 //! wait for the depleted caller's next period (a priority inversion:
-//! issue 9 §3). Instead, when the scheduler meets a ready PD whose SC is
-//! depleted, [`Scheduler::pick`] asks the kernel to *lend* it one (its
-//! `lend` argument): the kernel knows the chains of calls, this module
-//! only the queues and SCs. The kernel's policy (`kernel/src/sched.rs`)
-//! runs a passive server stalled mid-call on
+//! issue 9 §3). Instead, when the scheduler meets a ready passive server
+//! that is in the middle of a call and whose SC is depleted
+//! (`Scheduler::lend`; the kernel tells which PDs serve whose calls
+//! through [`Threads`]), it runs the server on
 //! 1. the call's own SC (its *home*: the SC of the chain's root caller)
 //!    if that is eligible again, else
 //! 2. the SC of the first caller queued on the server, or on a passive
@@ -63,15 +62,15 @@
 //!   depleted, so it is never helped and never owes.
 //! - A loan is for one thread and one call: it ends when the server
 //!   replies or abandons the call (the kernel sets `thread_sc` afresh), and
-//!   the kernel revokes it when the borrower is next dispatched once no
-//!   caller on the SC waits in the chain any more (stopped, faulted or
-//!   restarted). While the borrower runs, nothing else can change that:
+//!   it is revoked (`Scheduler::loan_debtor`) when the borrower is next
+//!   dispatched once no caller on the SC waits in the chain any more
+//!   (stopped, faulted or restarted). While the borrower runs, nothing else can change that:
 //!   every kernel entry ends in a dispatch, which re-checks.
 //! - While any time is charged to a debtor, `timer_dirty` stays set, so
 //!   every dispatch re-checks the loan and re-charges: the debtor never
 //!   goes stale when the same SC goes on running a call of its own.
 //!
-//! A PPC fast path that skips `pick`/`switch_sc` must not run while a loan
+//! A PPC fast path that skips `pick`/`dispatch` must not run while a loan
 //! is being charged, nor hand a call to, or reply into, a PD whose SC is
 //! depleted; the slow path handles both ([`Scheduler::owns_running_sc`]
 //! checks the first).
@@ -82,7 +81,7 @@
 
 use mantle_abi::limits::{MAX_PDS, MAX_PRIORITY};
 
-use crate::{Machine, PdId, NONE};
+use crate::{Machine, PdId, Threads, NONE};
 
 const PRIORITIES: usize = MAX_PRIORITY as usize + 1;
 
@@ -697,27 +696,42 @@ impl Scheduler {
     }
 
     /// Pick the PD to run next and take it off its queue. `current` is the
-    /// PD that ran (if any), `runnable` tells whether a PD may run at all
-    /// (not blocked or stopped), and `lend` is asked, for a ready PD whose
-    /// SC is depleted, to lend it another (returning whether it is now
-    /// eligible; see the module documentation).
+    /// PD that ran (if any); `threads` tells which PDs may run at all and
+    /// which serve calls (for [`Scheduler::lend`]).
     ///
     /// The result is the first eligible PD of the highest priority that has
     /// one, or `current` if it is eligible and none is above it: the
-    /// running PD is always the highest-priority eligible ready one.
-    /// `current`, if runnable but not picked, is queued: at the front of
-    /// its queue if preempted, at the back if its SC is depleted.
+    /// running PD is always the highest-priority eligible ready one. A PD
+    /// on a depleted SC counts as eligible if it can borrow one (`lend`);
+    /// a PD on a loan that has ended (`loan_debtor`) is settled first, and
+    /// does not count if its own SC is depleted. `current`, if runnable but
+    /// not picked, is queued: at the front of its queue if preempted, at
+    /// the back if its SC is depleted.
     #[inline]
     #[link_section = ".text.hot"]
-    pub fn pick(
-        &mut self,
-        current: Option<PdId>,
-        runnable: impl Fn(PdId) -> bool,
-        mut lend: impl FnMut(&mut Self, PdId) -> bool,
-    ) -> Option<PdId> {
-        let cur = current.filter(|&c| runnable(c) && self.eligible(c));
-        let next = match cur {
-            Some(c) => match self.best_above(Some(self.prio[c]), &mut lend) {
+    pub fn pick(&mut self, current: Option<PdId>, threads: &impl Threads) -> Option<PdId> {
+        let mut next = self.choose(current, threads);
+        if let Some(n) = next {
+            // What `dispatch` would check the loan for (a PD on another's
+            // SC, which is not running, or a loan already charged).
+            let sc = self.thread_sc[n];
+            if sc as usize != n && (self.timer_dirty || Some(sc) != self.running_sc) {
+                next = self.settle_loans(n, current, threads);
+            }
+        }
+        if let Some(n) = next {
+            self.remove(n);
+        }
+        next
+    }
+
+    /// The PD `pick` picks, before it takes it off its queue.
+    #[inline]
+    #[link_section = ".text.hot"]
+    fn choose(&mut self, current: Option<PdId>, threads: &impl Threads) -> Option<PdId> {
+        let cur = current.filter(|&c| threads.runnable(c) && self.eligible(c));
+        match cur {
+            Some(c) => match self.best_above(Some(self.prio[c]), threads) {
                 Some(b) => {
                     self.push_front(QueueId::Ready(self.prio[c]), c);
                     Some(b)
@@ -725,29 +739,45 @@ impl Scheduler {
                 None => Some(c),
             },
             None => {
-                if let Some(c) = current.filter(|&c| runnable(c)) {
+                if let Some(c) = current.filter(|&c| threads.runnable(c)) {
                     // Runnable but its SC is depleted: wait in the queue.
                     self.push_back(QueueId::Ready(self.prio[c]), c);
                 }
-                self.best_above(None, &mut lend)
+                self.best_above(None, threads)
             }
-        };
-        if let Some(n) = next {
-            self.remove(n);
         }
-        next
+    }
+
+    /// `pick` chose `n`, on another's SC: if its loan has ended, revoke
+    /// it, and choose again if that leaves `n` on a depleted SC (which it
+    /// then must not run on: the loan ended, so `lend` looks again). Each
+    /// round revokes one loan, and a fresh loan is never stale, so this
+    /// ends.
+    #[cold]
+    #[inline(never)]
+    fn settle_loans(
+        &mut self,
+        mut n: PdId,
+        current: Option<PdId>,
+        threads: &impl Threads,
+    ) -> Option<PdId> {
+        for _ in 0..MAX_PDS {
+            let sc = self.thread_sc[n];
+            self.loan_debtor(n, threads);
+            if self.thread_sc[n] == sc || self.eligible(n) {
+                return Some(n);
+            }
+            n = self.choose(current, threads)?;
+        }
+        Some(n)
     }
 
     /// The first eligible ready PD of priority above `floor` (all if
-    /// `None`), highest priority first. A PD on a depleted SC counts as
-    /// eligible if `lend` makes it so.
+    /// `None`), highest priority first. A passive server stalled mid-call
+    /// on a depleted SC counts as eligible if it can borrow one (`lend`).
     #[inline]
     #[link_section = ".text.hot"]
-    fn best_above(
-        &mut self,
-        floor: Option<u8>,
-        lend: &mut impl FnMut(&mut Self, PdId) -> bool,
-    ) -> Option<PdId> {
+    fn best_above(&mut self, floor: Option<u8>, threads: &impl Threads) -> Option<PdId> {
         for word in (0..4).rev() {
             let mut bits = self.bitmap[word];
             while bits != 0 {
@@ -759,7 +789,7 @@ impl Scheduler {
                 }
                 let mut pd = self.ready[prio].head;
                 while pd != NONE {
-                    if self.eligible(pd as usize) || lend(self, pd as usize) {
+                    if self.eligible(pd as usize) || self.lend(pd as usize, threads) {
                         return Some(pd as usize);
                     }
                     pd = self.links[pd as usize].next;
@@ -767,6 +797,129 @@ impl Scheduler {
             }
         }
         None
+    }
+
+    /// The home SC of the call `pd` runs: up the chain of passive servers
+    /// serving calls to the first PD that is not one (the root caller),
+    /// whose own SC it is. For any other PD, its own SC. Without loans,
+    /// `thread_sc[pd] == home_sc(pd)` for every PD (the kernel copies the
+    /// caller's SC down the chain when a call starts).
+    pub fn home_sc(&self, pd: PdId, threads: &impl Threads) -> u8 {
+        let mut x = pd;
+        // A chain has fewer than MAX_PDS links (priorities strictly rise
+        // along it); the bound only guards against a kernel bug.
+        for _ in 0..MAX_PDS {
+            match threads.serving_passively(x) {
+                Some(caller) => x = caller,
+                None => break,
+            }
+        }
+        x as u8
+    }
+
+    /// The next PD up the chain of `x` that serves the same call: its
+    /// caller, if `x` is a passive server serving a call and that caller is
+    /// one too.
+    fn chain_up(x: PdId, threads: &impl Threads) -> Option<PdId> {
+        let caller = threads.serving_passively(x)?;
+        threads
+            .serving_passively(caller)
+            .is_some()
+            .then_some(caller)
+    }
+
+    /// Bandwidth inheritance (see the module documentation): ready PD
+    /// `pd`'s SC is depleted. If `pd` is a passive server in the middle of
+    /// a call, move it to the call's home SC if that is eligible, else lend
+    /// it the SC of the first caller of higher priority than the home PD
+    /// that waits on `pd` or on a passive server up its chain and has an
+    /// eligible SC. Returns whether `pd` is now eligible. The time is
+    /// charged from the next dispatch on (which sees the SC change, or the
+    /// `timer_dirty` set here when the SC happens to be running already).
+    #[cold]
+    #[inline(never)]
+    fn lend(&mut self, pd: PdId, threads: &impl Threads) -> bool {
+        if threads.serving_passively(pd).is_none() {
+            return false;
+        }
+        let home = self.home_sc(pd, threads);
+        let sc = if self.sc_eligible(home) {
+            Some(home)
+        } else {
+            let floor = self.prio[home as usize];
+            let mut x = Some(pd);
+            let mut found = None;
+            for _ in 0..MAX_PDS {
+                let Some(server) = x else { break };
+                found = self.queued_lender(server, floor);
+                if found.is_some() {
+                    break;
+                }
+                x = Self::chain_up(server, threads);
+            }
+            found
+        };
+        let Some(sc) = sc else {
+            return false;
+        };
+        self.thread_sc[pd] = sc;
+        self.timer_dirty = true;
+        true
+    }
+
+    /// The SC of the first caller queued on `server` with a priority above
+    /// `floor` and an eligible SC (the queue is in priority order).
+    fn queued_lender(&self, server: PdId, floor: u8) -> Option<u8> {
+        self.iter(QueueId::Callers(server as u8))
+            .take_while(|&c| self.prio[c] > floor)
+            .map(|c| self.thread_sc[c])
+            .find(|&sc| self.sc_eligible(sc))
+    }
+
+    /// About to run `n` on an SC not its own: if that SC is lent, return
+    /// the home SC that owes the time. A loan whose lender no longer waits
+    /// in `n`'s chain (it was stopped, faulted or restarted, or its call
+    /// failed) is revoked: `n` goes back to its home SC (`pick` settles
+    /// loans this way before it picks `n`, so `n` is never dispatched on a
+    /// depleted SC).
+    #[cold]
+    #[inline(never)]
+    fn loan_debtor(&mut self, n: PdId, threads: &impl Threads) -> u8 {
+        let home = self.home_sc(n, threads);
+        let sc = self.thread_sc[n];
+        if sc == home {
+            return NONE;
+        }
+        let mut x = Some(n);
+        for _ in 0..MAX_PDS {
+            let Some(server) = x else { break };
+            if self
+                .iter(QueueId::Callers(server as u8))
+                .any(|c| self.thread_sc[c] == sc)
+            {
+                return home;
+            }
+            x = Self::chain_up(server, threads);
+        }
+        self.thread_sc[n] = home;
+        NONE
+    }
+
+    /// About to run `next` (`None`: idle): if its SC is not the running
+    /// one, or the timer needs re-arming, charge the running SC, settle
+    /// any loan `next` runs on, and switch to `next`'s SC.
+    #[inline]
+    #[link_section = ".text.hot"]
+    pub fn dispatch(&mut self, m: &mut impl Machine, next: Option<PdId>, threads: &impl Threads) {
+        let mut sc = next.map(|n| self.thread_sc[n]);
+        if sc != self.running_sc || self.timer_dirty {
+            let debtor = match next {
+                Some(n) if sc != Some(n as u8) => self.loan_debtor(n, threads),
+                _ => NONE,
+            };
+            sc = next.map(|n| self.thread_sc[n]);
+            self.switch_sc(m, sc, debtor);
+        }
     }
 
     /// Check the invariants this type keeps (see the module
@@ -918,6 +1071,29 @@ mod tests {
         }
     }
 
+    /// Threads: all runnable but `blocked`; `serving[pd]` is the caller
+    /// whose call passive server `pd` serves.
+    struct Calls {
+        blocked: u64,
+        serving: [Option<PdId>; 8],
+    }
+
+    impl Calls {
+        const NONE: Calls = Calls {
+            blocked: 0,
+            serving: [None; 8],
+        };
+    }
+
+    impl Threads for Calls {
+        fn runnable(&self, pd: PdId) -> bool {
+            self.blocked & (1 << pd) == 0
+        }
+        fn serving_passively(&self, pd: PdId) -> Option<PdId> {
+            self.serving[pd]
+        }
+    }
+
     /// A scheduler with clock and timer at 1 tick per microsecond.
     fn sched() -> Scheduler {
         let mut s = Scheduler::new();
@@ -1046,14 +1222,16 @@ mod tests {
             s.init_pd(pd, p, 1000, 1000, 0);
             s.push_back(QueueId::Ready(p), pd);
         }
-        let all = |_| true;
-        let no_loans = |_: &mut Scheduler, _| false;
-        assert_eq!(s.pick(None, all, no_loans), Some(1));
+        assert_eq!(s.pick(None, &Calls::NONE), Some(1));
         // The running PD keeps the CPU against its equals...
-        assert_eq!(s.pick(Some(1), all, no_loans), Some(1));
+        assert_eq!(s.pick(Some(1), &Calls::NONE), Some(1));
         // ...but not once blocked.
-        assert_eq!(s.pick(Some(1), |pd| pd != 1, no_loans), Some(2));
-        assert_eq!(s.pick(Some(2), all, no_loans), Some(2));
+        let one_blocked = Calls {
+            blocked: 1 << 1,
+            ..Calls::NONE
+        };
+        assert_eq!(s.pick(Some(1), &one_blocked), Some(2));
+        assert_eq!(s.pick(Some(2), &Calls::NONE), Some(2));
         s.switch_sc(&mut m, Some(2), NONE);
         assert_eq!(m.armed, Some(1000));
         s.audit(3).unwrap();
@@ -1070,8 +1248,7 @@ mod tests {
         s.init_pd(1, 1, 1000, 1000, 0);
         s.push_back(QueueId::Ready(1), 1);
         s.push_back(QueueId::Ready(5), 0);
-        let no_loans = |_: &mut Scheduler, _| false;
-        assert_eq!(s.pick(None, |_| true, no_loans), Some(0));
+        assert_eq!(s.pick(None, &Calls::NONE), Some(0));
         s.switch_sc(&mut m, Some(0), NONE);
         assert_eq!(m.armed, Some(100)); // Its budget.
         m.now = 100;
@@ -1079,7 +1256,7 @@ mod tests {
         assert!(!s.eligible(0));
         assert_eq!(s.sc(0).remaining(), 0);
         assert_eq!(s.sc(0).replenish_at(), 1000);
-        assert_eq!(s.pick(None, |_| true, no_loans), Some(1));
+        assert_eq!(s.pick(None, &Calls::NONE), Some(1));
         s.switch_sc(&mut m, Some(1), NONE);
         // Fires at PD 0's refill, before PD 1's budget ends.
         assert_eq!(m.armed, Some(900));
@@ -1087,7 +1264,7 @@ mod tests {
         m.now = 1000;
         assert!(!s.timer_tick(&mut m, Some(1)));
         assert!(s.eligible(0));
-        assert_eq!(s.pick(Some(1), |_| true, no_loans), Some(0));
+        assert_eq!(s.pick(Some(1), &Calls::NONE), Some(0));
         s.audit(2).unwrap();
     }
 
@@ -1118,5 +1295,63 @@ mod tests {
         assert_eq!(s.sc(0).debt(), 0);
         assert_eq!(s.sc(0).replenish_at(), 2050);
         s.audit(2).unwrap();
+    }
+
+    /// PD 0 (priority `low`) calls passive PD 2 (priority 5), which runs
+    /// on SC 0 until it is depleted; PD 1 (priority `high`) queues on PD 2.
+    fn stalled_call(low: u8, high: u8) -> (Scheduler, Sim, Calls) {
+        let mut s = sched();
+        let mut m = Sim {
+            now: 0,
+            armed: None,
+        };
+        s.init_pd(0, low, 10, 100, 0);
+        s.init_pd(1, high, 50, 100, 0);
+        s.init_pd(2, 5, 1000, 1000, 0);
+        let mut calls = Calls::NONE;
+        calls.serving[2] = Some(0);
+        calls.blocked = 1 << 0 | 1 << 1; // In Call and Send.
+        s.thread_sc[2] = 0;
+        s.insert_by_priority(QueueId::Callers(2), 1);
+        s.dispatch(&mut m, Some(2), &calls);
+        assert_eq!(s.running_sc(), Some(0));
+        m.now = 10;
+        assert!(s.timer_tick(&mut m, Some(2)));
+        assert!(!s.eligible(2));
+        (s, m, calls)
+    }
+
+    #[test]
+    fn a_higher_priority_caller_lends_and_the_home_owes() {
+        let (mut s, mut m, calls) = stalled_call(1, 3);
+        assert_eq!(s.pick(None, &calls), Some(2));
+        assert_eq!(s.thread_sc[2], 1); // Borrowed from PD 1.
+        s.dispatch(&mut m, Some(2), &calls);
+        assert_eq!(s.running_sc(), Some(1));
+        assert_eq!(s.debtor(), Some(0));
+        m.now = 30;
+        assert_eq!(s.pick(Some(2), &calls), Some(2));
+        s.dispatch(&mut m, Some(2), &calls); // Re-charged: a debtor is set.
+        assert_eq!(s.sc(1).remaining(), 30);
+        assert_eq!(s.sc(0).debt(), 20);
+        s.audit(3).unwrap();
+        // PD 1 leaves the queue (stopped): the loan is revoked when PD 2 is
+        // next picked, and PD 2, back on its depleted home SC, waits.
+        s.remove(1);
+        assert_eq!(s.pick(Some(2), &calls), None);
+        assert_eq!(s.thread_sc[2], 0);
+        assert_eq!(s.queue_of(2), QueueId::Ready(5));
+        s.dispatch(&mut m, None, &calls);
+        assert_eq!(s.debtor(), None);
+        assert_eq!(s.sc(0).debt(), 20);
+        s.audit(3).unwrap();
+    }
+
+    #[test]
+    fn a_lower_priority_caller_does_not_lend() {
+        let (mut s, _m, calls) = stalled_call(1, 0);
+        assert_eq!(s.pick(None, &calls), None);
+        assert_eq!(s.thread_sc[2], 0);
+        s.audit(3).unwrap();
     }
 }
