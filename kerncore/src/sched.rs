@@ -702,35 +702,16 @@ impl Scheduler {
     /// The result is the first eligible PD of the highest priority that has
     /// one, or `current` if it is eligible and none is above it: the
     /// running PD is always the highest-priority eligible ready one. A PD
-    /// on a depleted SC counts as eligible if it can borrow one (`lend`);
-    /// a PD on a loan that has ended (`loan_debtor`) is settled first, and
-    /// does not count if its own SC is depleted. `current`, if runnable but
-    /// not picked, is queued: at the front of its queue if preempted, at
-    /// the back if its SC is depleted.
+    /// on a depleted SC counts as eligible if it can borrow one (`lend`).
+    /// `current`, if runnable but not picked, is queued: at the front of
+    /// its queue if preempted, at the back if its SC is depleted. (A loan
+    /// that has ended is found by [`Scheduler::dispatch`], after which the
+    /// kernel picks again if that leaves the PD on a depleted SC.)
     #[inline]
     #[link_section = ".text.hot"]
     pub fn pick(&mut self, current: Option<PdId>, threads: &impl Threads) -> Option<PdId> {
-        let mut next = self.choose(current, threads);
-        if let Some(n) = next {
-            // What `dispatch` would check the loan for (a PD on another's
-            // SC, which is not running, or a loan already charged).
-            let sc = self.thread_sc[n];
-            if sc as usize != n && (self.timer_dirty || Some(sc) != self.running_sc) {
-                next = self.settle_loans(n, current, threads);
-            }
-        }
-        if let Some(n) = next {
-            self.remove(n);
-        }
-        next
-    }
-
-    /// The PD `pick` picks, before it takes it off its queue.
-    #[inline]
-    #[link_section = ".text.hot"]
-    fn choose(&mut self, current: Option<PdId>, threads: &impl Threads) -> Option<PdId> {
         let cur = current.filter(|&c| threads.runnable(c) && self.eligible(c));
-        match cur {
+        let next = match cur {
             Some(c) => match self.best_above(Some(self.prio[c]), threads) {
                 Some(b) => {
                     self.push_front(QueueId::Ready(self.prio[c]), c);
@@ -745,31 +726,11 @@ impl Scheduler {
                 }
                 self.best_above(None, threads)
             }
+        };
+        if let Some(n) = next {
+            self.remove(n);
         }
-    }
-
-    /// `pick` chose `n`, on another's SC: if its loan has ended, revoke
-    /// it, and choose again if that leaves `n` on a depleted SC (which it
-    /// then must not run on: the loan ended, so `lend` looks again). Each
-    /// round revokes one loan, and a fresh loan is never stale, so this
-    /// ends.
-    #[cold]
-    #[inline(never)]
-    fn settle_loans(
-        &mut self,
-        mut n: PdId,
-        current: Option<PdId>,
-        threads: &impl Threads,
-    ) -> Option<PdId> {
-        for _ in 0..MAX_PDS {
-            let sc = self.thread_sc[n];
-            self.loan_debtor(n, threads);
-            if self.thread_sc[n] == sc || self.eligible(n) {
-                return Some(n);
-            }
-            n = self.choose(current, threads)?;
-        }
-        Some(n)
+        next
     }
 
     /// The first eligible ready PD of priority above `floor` (all if
@@ -876,14 +837,27 @@ impl Scheduler {
             .find(|&sc| self.sc_eligible(sc))
     }
 
+    /// `dispatch`'s loan check, off its hot path: the SC that owes `n`'s
+    /// time (`loan_debtor`), or `None` if `n` must not run (its loan ended
+    /// and left it on its depleted home SC; it waits in its queue).
+    #[cold]
+    #[inline(never)]
+    fn settle_loan(&mut self, n: PdId, threads: &impl Threads) -> Option<u8> {
+        let debtor = self.loan_debtor(n, threads);
+        if self.eligible(n) {
+            Some(debtor)
+        } else {
+            self.push_back(QueueId::Ready(self.prio[n]), n);
+            None
+        }
+    }
+
     /// About to run `n` on an SC not its own: if that SC is lent, return
     /// the home SC that owes the time. A loan whose lender no longer waits
     /// in `n`'s chain (it was stopped, faulted or restarted, or its call
-    /// failed) is revoked: `n` goes back to its home SC (`pick` settles
-    /// loans this way before it picks `n`, so `n` is never dispatched on a
-    /// depleted SC).
-    #[cold]
-    #[inline(never)]
+    /// failed) is revoked: `n` goes back to its home SC (if that is
+    /// depleted, `dispatch` refuses to run `n`).
+    #[inline]
     fn loan_debtor(&mut self, n: PdId, threads: &impl Threads) -> u8 {
         let home = self.home_sc(n, threads);
         let sc = self.thread_sc[n];
@@ -905,21 +879,36 @@ impl Scheduler {
         NONE
     }
 
-    /// About to run `next` (`None`: idle): if its SC is not the running
-    /// one, or the timer needs re-arming, charge the running SC, settle
-    /// any loan `next` runs on, and switch to `next`'s SC.
+    /// About to run `next` (`None`: idle), as `pick` returned it: if its
+    /// SC is not the running one, or the timer needs re-arming, charge the
+    /// running SC, settle any loan `next` runs on, and switch to `next`'s
+    /// SC. Returns false, without switching, if `next`'s loan has ended
+    /// and left it on its depleted home SC: it must not run, so it waits in
+    /// its queue, and the caller picks again (`lend` looks again). Each
+    /// such round revokes one loan, and a fresh loan is never stale, so
+    /// picking again ends.
     #[inline]
     #[link_section = ".text.hot"]
-    pub fn dispatch(&mut self, m: &mut impl Machine, next: Option<PdId>, threads: &impl Threads) {
+    #[must_use]
+    pub fn dispatch(
+        &mut self,
+        m: &mut impl Machine,
+        next: Option<PdId>,
+        threads: &impl Threads,
+    ) -> bool {
         let mut sc = next.map(|n| self.thread_sc[n]);
         if sc != self.running_sc || self.timer_dirty {
             let debtor = match next {
-                Some(n) if sc != Some(n as u8) => self.loan_debtor(n, threads),
+                Some(n) if sc != Some(n as u8) => match self.settle_loan(n, threads) {
+                    Some(debtor) => debtor,
+                    None => return false,
+                },
                 _ => NONE,
             };
             sc = next.map(|n| self.thread_sc[n]);
             self.switch_sc(m, sc, debtor);
         }
+        true
     }
 
     /// Check the invariants this type keeps (see the module
@@ -1313,7 +1302,7 @@ mod tests {
         calls.blocked = 1 << 0 | 1 << 1; // In Call and Send.
         s.thread_sc[2] = 0;
         s.insert_by_priority(QueueId::Callers(2), 1);
-        s.dispatch(&mut m, Some(2), &calls);
+        assert!(s.dispatch(&mut m, Some(2), &calls));
         assert_eq!(s.running_sc(), Some(0));
         m.now = 10;
         assert!(s.timer_tick(&mut m, Some(2)));
@@ -1326,22 +1315,25 @@ mod tests {
         let (mut s, mut m, calls) = stalled_call(1, 3);
         assert_eq!(s.pick(None, &calls), Some(2));
         assert_eq!(s.thread_sc[2], 1); // Borrowed from PD 1.
-        s.dispatch(&mut m, Some(2), &calls);
+        assert!(s.dispatch(&mut m, Some(2), &calls));
         assert_eq!(s.running_sc(), Some(1));
         assert_eq!(s.debtor(), Some(0));
         m.now = 30;
         assert_eq!(s.pick(Some(2), &calls), Some(2));
-        s.dispatch(&mut m, Some(2), &calls); // Re-charged: a debtor is set.
+        assert!(s.dispatch(&mut m, Some(2), &calls)); // Re-charged: a debtor is set.
         assert_eq!(s.sc(1).remaining(), 30);
         assert_eq!(s.sc(0).debt(), 20);
         s.audit(3).unwrap();
         // PD 1 leaves the queue (stopped): the loan is revoked when PD 2 is
-        // next picked, and PD 2, back on its depleted home SC, waits.
+        // next dispatched, and PD 2, back on its depleted home SC, waits.
         s.remove(1);
-        assert_eq!(s.pick(Some(2), &calls), None);
+        assert_eq!(s.pick(Some(2), &calls), Some(2));
+        assert!(!s.dispatch(&mut m, Some(2), &calls));
         assert_eq!(s.thread_sc[2], 0);
         assert_eq!(s.queue_of(2), QueueId::Ready(5));
-        s.dispatch(&mut m, None, &calls);
+        // Picking again: nobody can run.
+        assert_eq!(s.pick(Some(2), &calls), None);
+        assert!(s.dispatch(&mut m, None, &calls));
         assert_eq!(s.debtor(), None);
         assert_eq!(s.sc(0).debt(), 20);
         s.audit(3).unwrap();

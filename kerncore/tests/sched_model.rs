@@ -326,9 +326,15 @@ impl System {
     /// What every kernel entry ends in.
     fn dispatch(&mut self) {
         let model = Model(&self.t, &self.pds);
-        let next = self.sched.pick(self.current, &model);
-        self.sched.dispatch(&mut self.m, next, &model);
-        self.current = next;
+        // Picks again while the PD picked ran on a loan that has ended (as
+        // the kernel's `schedule_again`).
+        loop {
+            let next = self.sched.pick(self.current, &model);
+            if self.sched.dispatch(&mut self.m, next, &model) {
+                self.current = next;
+                return;
+            }
+        }
     }
 
     /// Let the clock run to `to`, the current PD running meanwhile.

@@ -85,10 +85,23 @@ impl Kernel {
         self.dispatch(next)
     }
 
+    /// `dispatch` found that the PD picked ran on a loan that has ended
+    /// and left it on a depleted SC: it waits, and the scheduler picks
+    /// again (see `mantle_kerncore::sched::Scheduler::dispatch`).
+    #[cold]
+    #[inline(never)]
+    fn schedule_again(&mut self) -> *const UserRegs {
+        self.schedule()
+    }
+
     #[link_section = ".text.hot"]
     pub(crate) fn dispatch(&mut self, next: Option<PdId>) -> *const UserRegs {
-        self.sched
-            .dispatch(&mut arch::Hw, next, &Threads(&self.tcbs));
+        if !self
+            .sched
+            .dispatch(&mut arch::Hw, next, &Threads(&self.tcbs))
+        {
+            return self.schedule_again();
+        }
         let Some(n) = next else {
             self.current = None;
             // About to idle: report a system that never can run again.
