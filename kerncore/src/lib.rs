@@ -60,8 +60,9 @@ pub type PdId = usize;
 pub const NONE: u8 = 0xff;
 
 /// What the scheduler needs to know of the PDs' threads, which the kernel
-/// keeps in its control blocks.
-pub trait Threads {
+/// keeps in its control blocks. Passed by value (a reference to the
+/// control blocks, typically), so it must be `Copy`.
+pub trait Threads: Copy {
     /// PD `pd` may run: ready, not blocked, stopped or faulted.
     fn runnable(&self, pd: PdId) -> bool;
     /// If `pd` is a passive server (after its init) serving a protected

@@ -707,9 +707,11 @@ impl Scheduler {
     /// its queue if preempted, at the back if its SC is depleted. (A loan
     /// that has ended is found by [`Scheduler::dispatch`], after which the
     /// kernel picks again if that leaves the PD on a depleted SC.)
-    #[inline]
+    // Always inlined: the kernel calls it from one place, its scheduler
+    // entry, and an out-of-line call costs the IPC slow paths a prologue.
+    #[inline(always)]
     #[link_section = ".text.hot"]
-    pub fn pick(&mut self, current: Option<PdId>, threads: &impl Threads) -> Option<PdId> {
+    pub fn pick(&mut self, current: Option<PdId>, threads: impl Threads) -> Option<PdId> {
         let cur = current.filter(|&c| threads.runnable(c) && self.eligible(c));
         let next = match cur {
             Some(c) => match self.best_above(Some(self.prio[c]), threads) {
@@ -738,7 +740,7 @@ impl Scheduler {
     /// on a depleted SC counts as eligible if it can borrow one (`lend`).
     #[inline]
     #[link_section = ".text.hot"]
-    fn best_above(&mut self, floor: Option<u8>, threads: &impl Threads) -> Option<PdId> {
+    fn best_above(&mut self, floor: Option<u8>, threads: impl Threads) -> Option<PdId> {
         for word in (0..4).rev() {
             let mut bits = self.bitmap[word];
             while bits != 0 {
@@ -765,7 +767,7 @@ impl Scheduler {
     /// whose own SC it is. For any other PD, its own SC. Without loans,
     /// `thread_sc[pd] == home_sc(pd)` for every PD (the kernel copies the
     /// caller's SC down the chain when a call starts).
-    pub fn home_sc(&self, pd: PdId, threads: &impl Threads) -> u8 {
+    pub fn home_sc(&self, pd: PdId, threads: impl Threads) -> u8 {
         let mut x = pd;
         // A chain has fewer than MAX_PDS links (priorities strictly rise
         // along it); the bound only guards against a kernel bug.
@@ -781,7 +783,7 @@ impl Scheduler {
     /// The next PD up the chain of `x` that serves the same call: its
     /// caller, if `x` is a passive server serving a call and that caller is
     /// one too.
-    fn chain_up(x: PdId, threads: &impl Threads) -> Option<PdId> {
+    fn chain_up(x: PdId, threads: impl Threads) -> Option<PdId> {
         let caller = threads.serving_passively(x)?;
         threads
             .serving_passively(caller)
@@ -799,7 +801,7 @@ impl Scheduler {
     /// `timer_dirty` set here when the SC happens to be running already).
     #[cold]
     #[inline(never)]
-    fn lend(&mut self, pd: PdId, threads: &impl Threads) -> bool {
+    fn lend(&mut self, pd: PdId, threads: impl Threads) -> bool {
         if threads.serving_passively(pd).is_none() {
             return false;
         }
@@ -842,7 +844,7 @@ impl Scheduler {
     /// and left it on its depleted home SC; it waits in its queue).
     #[cold]
     #[inline(never)]
-    fn settle_loan(&mut self, n: PdId, threads: &impl Threads) -> Option<u8> {
+    fn settle_loan(&mut self, n: PdId, threads: impl Threads) -> Option<u8> {
         let debtor = self.loan_debtor(n, threads);
         if self.eligible(n) {
             Some(debtor)
@@ -858,7 +860,7 @@ impl Scheduler {
     /// failed) is revoked: `n` goes back to its home SC (if that is
     /// depleted, `dispatch` refuses to run `n`).
     #[inline]
-    fn loan_debtor(&mut self, n: PdId, threads: &impl Threads) -> u8 {
+    fn loan_debtor(&mut self, n: PdId, threads: impl Threads) -> u8 {
         let home = self.home_sc(n, threads);
         let sc = self.thread_sc[n];
         if sc == home {
@@ -894,7 +896,7 @@ impl Scheduler {
         &mut self,
         m: &mut impl Machine,
         next: Option<PdId>,
-        threads: &impl Threads,
+        threads: impl Threads,
     ) -> bool {
         let mut sc = next.map(|n| self.thread_sc[n]);
         if sc != self.running_sc || self.timer_dirty {
@@ -1074,7 +1076,7 @@ mod tests {
         };
     }
 
-    impl Threads for Calls {
+    impl Threads for &Calls {
         fn runnable(&self, pd: PdId) -> bool {
             self.blocked & (1 << pd) == 0
         }

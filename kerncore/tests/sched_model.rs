@@ -111,6 +111,7 @@ enum Event {
 }
 
 /// The model's threads, as the scheduler asks about them.
+#[derive(Clone, Copy)]
 struct Model<'a>(&'a [Thread], &'a [PdSpec]);
 
 impl Threads for Model<'_> {
@@ -329,8 +330,8 @@ impl System {
         // Picks again while the PD picked ran on a loan that has ended (as
         // the kernel's `schedule_again`).
         loop {
-            let next = self.sched.pick(self.current, &model);
-            if self.sched.dispatch(&mut self.m, next, &model) {
+            let next = self.sched.pick(self.current, model);
+            if self.sched.dispatch(&mut self.m, next, model) {
                 self.current = next;
                 return;
             }

@@ -81,7 +81,7 @@ impl Kernel {
     /// register frame, or null to idle.
     #[link_section = ".text.hot"]
     pub fn schedule(&mut self) -> *const UserRegs {
-        let next = self.sched.pick(self.current, &Threads(&self.tcbs));
+        let next = self.sched.pick(self.current, Threads(&self.tcbs));
         self.dispatch(next)
     }
 
@@ -98,7 +98,7 @@ impl Kernel {
     pub(crate) fn dispatch(&mut self, next: Option<PdId>) -> *const UserRegs {
         if !self
             .sched
-            .dispatch(&mut arch::Hw, next, &Threads(&self.tcbs))
+            .dispatch(&mut arch::Hw, next, Threads(&self.tcbs))
         {
             return self.schedule_again();
         }
@@ -116,6 +116,7 @@ impl Kernel {
 }
 
 /// The control blocks as the scheduler sees them.
+#[derive(Clone, Copy)]
 struct Threads<'a>(&'a [Tcb; MAX_PDS]);
 
 impl mantle_kerncore::Threads for Threads<'_> {
