@@ -3,8 +3,9 @@
 //! tested on the host as well as in the kernel.
 //!
 //! - [`sched`]: ready and caller queues with a priority bitmap, scheduling
-//!   contexts with budgets and sporadic refills, the debt of bandwidth
-//!   inheritance, and the choice of the PD to run.
+//!   contexts with budgets and sporadic refills, bandwidth inheritance
+//!   (which SC a stalled passive server borrows, the debt its home SC
+//!   repays, when a loan ends), and the choice of the PD to run.
 //! - [`boot`]: the boot description's cross-PD checks (no PD reaches
 //!   another's private memory).
 //!
@@ -33,9 +34,11 @@
 //!
 //! # Known limits
 //!
-//! - PD ids are plain indices ([`PdId`], below `MAX_PDS`); an out-of-range
-//!   id is a kernel bug and panics on the bounds check (the kernel
-//!   validates every id that comes from a PD before it gets here).
+//! - PD ids are plain indices ([`PdId`], below `MAX_PDS`), as in the rest
+//!   of the kernel; an out-of-range id is a kernel bug and panics on the
+//!   bounds check (the kernel validates every id that comes from a PD
+//!   before it gets here). A checked newtype would need every caller in
+//!   the kernel to change with it.
 //! - The IPC and fault state machines (call, reply, queued callers, stop,
 //!   fault delivery) are still in the kernel (`ipc.rs`, `child.rs`,
 //!   `fault.rs`): they set `thread_sc` and the callers queues, and the
