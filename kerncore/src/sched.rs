@@ -697,7 +697,7 @@ impl Scheduler {
 
     /// Pick the PD to run next and take it off its queue. `current` is the
     /// PD that ran (if any); `threads` tells which PDs may run at all and
-    /// which serve calls (for [`Scheduler::lend`]).
+    /// which serve calls (for lending, see the module documentation).
     ///
     /// The result is the first eligible PD of the highest priority that has
     /// one, or `current` if it is eligible and none is above it: the
