@@ -49,7 +49,13 @@ impl Kernel {
             if self.tcbs[server].reply_to == Some(pd) {
                 self.tcbs[server].reply_to = None;
                 self.sched.thread_sc[server] = server as u8;
+                // The calls the server makes go on, on its SC now.
+                self.rehome_calls_below(server);
             }
+        } else {
+            // A call `pd` makes goes on (a stop lets it complete), on
+            // `pd`'s own SC now that `pd` serves no call.
+            self.rehome_calls_below(pd);
         }
     }
 

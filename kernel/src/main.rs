@@ -32,7 +32,7 @@
 //! ## Isolation between PDs
 //! - Memory: a PD maps only its own program, stack and IPC buffer, the
 //!   memory regions and device ranges its description names; the boot
-//!   checks (`system`, `bootcheck`) reject any map that reaches another
+//!   checks (`system`, `mantle_kerncore::boot`) reject any map that reaches another
 //!   PD's private memory, kernel memory or the kernel's page tables.
 //! - CPU state: FPU/SSE registers are switched lazily and a PD's first use
 //!   starts from a clean image; DS/ES/FS/GS are nulled on every switch to
@@ -60,7 +60,6 @@
 #![no_main]
 
 mod arch;
-mod bootcheck;
 mod bootinfo;
 mod child;
 mod console;

@@ -25,47 +25,7 @@ use crate::kernel::Kernel;
 use crate::memory::FrameAllocator;
 use crate::pd::{IoGrant, PdId, ThreadState, NONE};
 
-/// Why the system cannot start.
-#[derive(Clone, Copy, Debug)]
-pub struct BootError {
-    /// The PD concerned, if any.
-    pub pd: Option<PdId>,
-    /// The map record concerned, if any.
-    pub map: Option<usize>,
-    /// What is wrong.
-    pub what: &'static str,
-    /// The other PD and map record of a conflict between two maps.
-    pub other: Option<(PdId, usize)>,
-}
-
-impl BootError {
-    /// An error about the whole description.
-    pub fn global(what: &'static str) -> Self {
-        BootError {
-            pd: None,
-            map: None,
-            what,
-            other: None,
-        }
-    }
-    fn pd(pd: PdId, what: &'static str) -> Self {
-        BootError {
-            pd: Some(pd),
-            map: None,
-            what,
-            other: None,
-        }
-    }
-    /// An error about map record `map` of PD `pd`.
-    pub fn map(pd: PdId, map: usize, what: &'static str) -> Self {
-        BootError {
-            pd: Some(pd),
-            map: Some(map),
-            what,
-            other: None,
-        }
-    }
-}
+pub use mantle_kerncore::boot::BootError;
 
 /// Formats a [`BootError`] with the PD's name.
 pub struct BootErrorDisplay<'a> {
@@ -210,7 +170,7 @@ pub fn load(
     if desc.image_end() < PD_MEMORY_PHYS {
         return Err(global("image end lies below PD memory"));
     }
-    crate::bootcheck::check_maps(desc)?;
+    mantle_kerncore::boot::check_maps(desc)?;
     let max_phys = 1u64 << arch::phys_addr_bits().min(52);
     let mut frames = FrameAllocator::new(desc.image_end(), ram);
     let now = arch::rdtsc();

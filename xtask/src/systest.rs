@@ -794,6 +794,7 @@ fn check_png(path: &std::path::Path) -> Result {
 /// Crates with host tests (pure logic, the tool, the harness itself).
 const HOST_PACKAGES: &[&str] = &[
     "mantle-abi",
+    "mantle-kerncore",
     "mantle-config",
     "mantle-runtime",
     "mantle",

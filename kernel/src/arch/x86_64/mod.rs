@@ -305,6 +305,25 @@ pub fn console_write_byte(b: u8) {
     }
 }
 
+/// The machine as the portable kernel logic sees it: the TSC as its clock
+/// and the LAPIC timer (one-shot) as its preemption timer.
+pub struct Hw;
+
+impl mantle_kerncore::Machine for Hw {
+    #[inline(always)]
+    fn now(&self) -> u64 {
+        rdtsc()
+    }
+    #[inline]
+    fn arm_timer(&mut self, count: u32) {
+        timer_one_shot(count);
+    }
+    #[inline]
+    fn stop_timer(&mut self) {
+        timer_stop();
+    }
+}
+
 /// Arm the preemption timer to fire once after `ticks` LAPIC ticks.
 pub fn timer_one_shot(ticks: u32) {
     lapic::one_shot(ticks);

@@ -14,7 +14,8 @@
 //!   because no other PD's description names memory that overlaps it, and
 //!   that is what this check sees.
 //!
-//! Rules (each map was already checked on its own by `system`):
+//! Rules (each map was already checked on its own by the kernel's
+//! `system` module, which decodes the description):
 //! - A private map's physical range overlaps no other use of placed RAM:
 //!   neither another record (of any kind but `Fixed`, of any PD) nor the
 //!   *same* record reached from another PD. The check compares uses
@@ -40,8 +41,50 @@
 use mantle_abi::bootdesc::{BootDescription, Map, MapKind};
 use mantle_abi::layout::{PD_MEMORY_PHYS, PHYSMAP_SIZE};
 
-use crate::pd::PdId;
-use crate::system::BootError;
+use crate::PdId;
+
+/// Why the system cannot start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BootError {
+    /// The PD concerned, if any.
+    pub pd: Option<PdId>,
+    /// The map record concerned, if any.
+    pub map: Option<usize>,
+    /// What is wrong.
+    pub what: &'static str,
+    /// The other PD and map record of a conflict between two maps.
+    pub other: Option<(PdId, usize)>,
+}
+
+impl BootError {
+    /// An error about the whole description.
+    pub fn global(what: &'static str) -> Self {
+        BootError {
+            pd: None,
+            map: None,
+            what,
+            other: None,
+        }
+    }
+    /// An error about PD `pd`.
+    pub fn pd(pd: PdId, what: &'static str) -> Self {
+        BootError {
+            pd: Some(pd),
+            map: None,
+            what,
+            other: None,
+        }
+    }
+    /// An error about map record `map` of PD `pd`.
+    pub fn map(pd: PdId, map: usize, what: &'static str) -> Self {
+        BootError {
+            pd: Some(pd),
+            map: Some(map),
+            what,
+            other: None,
+        }
+    }
+}
 
 fn private(kind: MapKind) -> bool {
     matches!(kind, MapKind::Elf | MapKind::Stack | MapKind::IpcBuffer)
