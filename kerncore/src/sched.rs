@@ -637,16 +637,20 @@ impl Scheduler {
         let start = self.slice_start;
         let used = now.saturating_sub(start);
         self.slice_start = now;
-        if self.debtor != NONE {
-            // Lent time: the lender pays now, the call's home SC later.
-            let d = &mut self.scs[self.debtor as usize];
-            d.debt = d.debt.saturating_add(used);
-        }
         let s = &mut self.scs[sc as usize];
         let before = s.remaining;
         s.remaining = before.saturating_sub(used);
         let charged = before - s.remaining;
         self.consumed(sc as usize, start, charged);
+        if self.debtor != NONE {
+            // Lent time: the lender pays now, the call's home SC later —
+            // what the lender was charged, never more. Time nobody was
+            // charged for (a stretch the timer fired late for, or a host
+            // pause under TCG) is nobody's debt, so a debtor never owes
+            // more than its lenders paid.
+            let d = &mut self.scs[self.debtor as usize];
+            d.debt = d.debt.saturating_add(charged);
+        }
         let s = &self.scs[sc as usize];
         if s.remaining > 0 {
             return false;

@@ -959,7 +959,7 @@ type DescriptionPatch = fn(&mut mantle_abi::bootdesc::SystemSpec) -> Result;
 /// Tests whose outcome depends on time (latency bounds): booted under
 /// `-icount` (TCG), so the guest's clocks count instructions and a busy
 /// host cannot change what they see.
-const ICOUNT_TESTS: &[&str] = &["inversion"];
+const ICOUNT_TESTS: &[&str] = &["inversion", "budget_window"];
 
 /// System tests whose image is patched after `mantle build` (by test name).
 const IMAGE_PATCHES: &[(&str, DescriptionPatch)] = &[("shared_record", share_first_pds_records)];
