@@ -904,6 +904,11 @@ impl Scheduler {
     ) -> bool {
         let mut sc = next.map(|n| self.thread_sc[n]);
         if sc != self.running_sc || self.timer_dirty {
+            if let Some(n) = next {
+                if sc == Some(n as u8) && !self.timer_dirty && self.switch_unthrottled(m, n as u8) {
+                    return true;
+                }
+            }
             let debtor = match next {
                 Some(n) if sc != Some(n as u8) => match self.settle_loan(n, threads) {
                     Some(debtor) => debtor,
@@ -995,6 +1000,37 @@ impl Scheduler {
             }
         }
         Ok(())
+    }
+
+    /// The common SC switch, in a few instructions: from one never-throttled
+    /// SC (budget = period) to another, nothing depleted, nothing lent, the
+    /// outgoing SC not used up, and the armed timer already due no later
+    /// than the incoming SC's budget end. Then [`Scheduler::switch_sc`]
+    /// would do exactly this (its charge records no refill and no debt, no
+    /// refill is due, and it keeps the armed timer). Returns false, having
+    /// changed nothing, when any of that does not hold.
+    #[inline(always)]
+    fn switch_unthrottled(&mut self, m: &mut impl Machine, next: u8) -> bool {
+        let Some(cur) = self.running_sc else {
+            return false;
+        };
+        if self.debtor != NONE || self.depleted != 0 {
+            return false;
+        }
+        let now = m.now();
+        let used = now.saturating_sub(self.slice_start);
+        let (c, n) = (&self.scs[cur as usize], &self.scs[next as usize]);
+        if c.budget != c.period || n.budget != n.period || used >= c.remaining {
+            return false;
+        }
+        let deadline = now.saturating_add(n.remaining);
+        if !self.armed.is_some_and(|a| a > now && a <= deadline) {
+            return false;
+        }
+        self.scs[cur as usize].remaining -= used;
+        self.running_sc = Some(next);
+        self.slice_start = now;
+        true
     }
 
     /// Switch the running SC to `next` (the SC of the PD about to run) at
