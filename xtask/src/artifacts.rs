@@ -64,6 +64,13 @@ pub fn run(mut cmd: Command, what: &str) -> Result {
 
 /// Build the kernel; returns its ELF.
 pub fn kernel() -> Result<PathBuf> {
+    kernel_variant("target/kernel", &[], "building the kernel")
+}
+
+/// Build the kernel into `target_dir` (relative to the root; each variant
+/// has its own, so variants never rebuild each other) with the extra build
+/// environment `env` (e.g. `MANTLE_VSPACE`); returns its ELF.
+pub fn kernel_variant(target_dir: &str, env: &[(&str, &str)], what: &str) -> Result<PathBuf> {
     let mut c = cargo();
     c.args([
         "build",
@@ -75,12 +82,13 @@ pub fn kernel() -> Result<PathBuf> {
         TARGET,
     ])
     .arg("--target-dir")
-    .arg(root().join("target/kernel"))
+    .arg(root().join(target_dir))
     .env("RUSTFLAGS", KERNEL_RUSTFLAGS)
-    .env_remove("CARGO_ENCODED_RUSTFLAGS");
-    run(c, "building the kernel")?;
+    .env_remove("CARGO_ENCODED_RUSTFLAGS")
+    .envs(env.iter().copied());
+    run(c, what)?;
     Ok(root()
-        .join("target/kernel")
+        .join(target_dir)
         .join(TARGET)
         .join("release/mantle-kernel"))
 }
@@ -135,6 +143,12 @@ pub fn build_everything() -> Result {
 
 /// `mantle build SYSTEM -o IMAGE`; returns the image path.
 pub fn image(system: &Path, name: &str) -> Result<PathBuf> {
+    image_with_kernel(system, &kernel_path(), name)
+}
+
+/// `mantle build SYSTEM` with `kernel` into `target/images/NAME.img` (and
+/// its report beside it); returns the image path.
+pub fn image_with_kernel(system: &Path, kernel: &Path, name: &str) -> Result<PathBuf> {
     let dir = root().join("target/images");
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let image = dir.join(format!("{name}.img"));
@@ -145,7 +159,7 @@ pub fn image(system: &Path, name: &str) -> Result<PathBuf> {
         .arg("-o")
         .arg(&image)
         .arg("--kernel")
-        .arg(kernel_path())
+        .arg(kernel)
         .arg("--search-path")
         .arg(pd_dir())
         .arg("--report")

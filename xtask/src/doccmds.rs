@@ -13,6 +13,7 @@
 //!   the tutorial cannot drift from the code it shows.
 
 use crate::artifacts;
+use crate::systest::Tally;
 use crate::Result;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -392,18 +393,16 @@ fn tail(s: &str) -> String {
 /// Prints one `test docs::...` line per command; returns (passed, failed).
 pub fn run_all() -> Result<(usize, usize)> {
     let root = artifacts::root();
-    let (mut passed, mut failed) = (0, 0);
+    let mut tally = Tally::default();
     let excerpts = check_excerpts(&root);
-    if excerpts.is_empty() {
-        println!("test docs::excerpts ... ok");
-        passed += 1;
-    } else {
-        println!(
-            "test docs::excerpts ... FAILED\n  {}",
-            excerpts.join("\n  ")
-        );
-        failed += 1;
-    }
+    tally.record(
+        "docs::excerpts",
+        if excerpts.is_empty() {
+            Ok(())
+        } else {
+            Err(excerpts.join("\n  "))
+        },
+    );
     let tree = root.join("target/newcomer");
     fresh_copy(&root, &tree)?;
     let cmds = documented_commands(&tree);
@@ -424,20 +423,13 @@ pub fn run_all() -> Result<(usize, usize)> {
         let result = run_command(&tree, cmd, script);
         let log = log_dir.join(format!("docs.{n}.log"));
         let secs = started.elapsed().as_secs_f64();
-        match result {
-            Ok(out) => {
-                let _ = std::fs::write(&log, out);
-                println!("test docs::`{cmd}` ({at}, {secs:.0} s) ... ok");
-                passed += 1;
-            }
-            Err(e) => {
-                let _ = std::fs::write(&log, &e);
-                println!("test docs::`{cmd}` ({at}) ... FAILED\n  {e}");
-                failed += 1;
-            }
-        }
+        let _ = std::fs::write(&log, result.as_ref().unwrap_or_else(|e| e));
+        tally.record(
+            &format!("docs::`{cmd}` ({at}, {secs:.0} s)"),
+            result.map(drop),
+        );
     }
-    Ok((passed, failed))
+    Ok((tally.passed, tally.failed))
 }
 
 #[cfg(test)]

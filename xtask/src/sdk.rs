@@ -22,6 +22,7 @@
 //! SDK once and run the example's Makefile against it.
 
 use crate::artifacts::{self, root};
+use crate::systest::Tally;
 use crate::Result;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -351,7 +352,7 @@ pub fn cli_tests() -> Result<(usize, usize)> {
             vec!["usage: microkit".into(), "--search-path".into()],
         ),
     ];
-    let (mut passed, mut failed) = (0, 0);
+    let mut tally = Tally::default();
     for (what, args, status, want) in checks {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (code, text) = run(&args)?;
@@ -364,27 +365,21 @@ pub fn cli_tests() -> Result<(usize, usize)> {
                 problems.push(format!("missing {w:?}"));
             }
         }
-        if problems.is_empty() {
-            println!("test sdk::microkit_cli ({what}) ... ok");
-            passed += 1;
-        } else {
-            println!(
-                "test sdk::microkit_cli ({what}) ... FAILED\n  {}\n  output: {}",
-                problems.join("\n  "),
-                text.trim()
-            );
-            failed += 1;
-        }
+        tally.record(
+            &format!("sdk::microkit_cli ({what})"),
+            if problems.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{}\n  output: {}",
+                    problems.join("\n  "),
+                    text.trim()
+                ))
+            },
+        );
     }
-    let mut report_check = |what: &str, problem: Option<String>| match problem {
-        None => {
-            println!("test sdk::{what} ... ok");
-            passed += 1;
-        }
-        Some(p) => {
-            println!("test sdk::{what} ... FAILED\n  {p}");
-            failed += 1;
-        }
+    let mut report_check = |what: &str, problem: Option<String>| {
+        tally.record(&format!("sdk::{what}"), problem.map_or(Ok(()), Err))
     };
     report_check(
         "microkit_cli (image and report written)",
@@ -406,7 +401,7 @@ pub fn cli_tests() -> Result<(usize, usize)> {
         "absent_features_fail_at_build_time",
         absent_features(&sdk, &out),
     );
-    Ok((passed, failed))
+    Ok((tally.passed, tally.failed))
 }
 
 /// What Mantle has not: a PD using it does not compile, and the compiler

@@ -884,6 +884,32 @@ fn host_tests() -> Result {
     artifacts::run(c, "loom models")
 }
 
+/// Passed and failed checks, each reported as it ends with one
+/// `test NAME ... ok` or `test NAME ... FAILED` line (the closing
+/// `system: N passed, N failed` line adds them up).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub passed: usize,
+    pub failed: usize,
+}
+
+impl Tally {
+    /// Report check `name` and count it; a failure's reason follows its
+    /// line, indented.
+    pub fn record(&mut self, name: &str, outcome: Result) {
+        match outcome {
+            Ok(()) => {
+                println!("test {name} ... ok");
+                self.passed += 1;
+            }
+            Err(why) => {
+                println!("test {name} ... FAILED\n  {why}");
+                self.failed += 1;
+            }
+        }
+    }
+}
+
 /// Boot every system test (or the one named); returns (passed, failed).
 fn system_tests(only: Option<&str>) -> Result<(usize, usize)> {
     let tests: Vec<&SystemTest> = SYSTEM_TESTS
@@ -902,20 +928,11 @@ fn system_tests(only: Option<&str>) -> Result<(usize, usize)> {
         tests.len(),
         accel.as_str()
     );
-    let (mut passed, mut failed) = (0, 0);
+    let mut tally = Tally::default();
     for t in tests {
-        match run_one(t) {
-            Ok(()) => {
-                println!("test system::{} ... ok", t.name);
-                passed += 1;
-            }
-            Err(e) => {
-                println!("test system::{} ... FAILED\n{e}", t.name);
-                failed += 1;
-            }
-        }
+        tally.record(&format!("system::{}", t.name), run_one(t));
     }
-    Ok((passed, failed))
+    Ok((tally.passed, tally.failed))
 }
 
 fn run_one(t: &SystemTest) -> Result {
@@ -945,7 +962,7 @@ fn run_one(t: &SystemTest) -> Result {
         Ok(())
     } else {
         Err(format!(
-            "  {}\n  transcript: {}",
+            "{}\n  transcript: {}",
             problems.join("\n  "),
             log.display()
         ))

@@ -208,7 +208,10 @@ pub fn run() -> Result {
     let system = artifacts::root().join("bench/ipc/ipc.system");
     let mut images = Vec::new();
     for (build, kernel) in Build::ALL.iter().zip(&kernels) {
-        images.push((*build, image(&system, kernel, build.name())?));
+        images.push((
+            *build,
+            artifacts::image_with_kernel(&system, kernel, build.name())?,
+        ));
     }
     let accel = boot::accelerator();
     let linux = LinuxGuest::prepare()?;
@@ -229,41 +232,11 @@ pub fn run() -> Result {
 /// Build the kernel with `MANTLE_VSPACE=per-pd-cr3` in its own target
 /// directory; returns its ELF.
 fn kernel_per_pd_cr3() -> Result<PathBuf> {
-    let root = artifacts::root();
-    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    c.current_dir(&root)
-        .args(["build", "--quiet", "-p", "mantle-kernel", "--release"])
-        .args(["--target", artifacts::TARGET, "--target-dir"])
-        .arg(root.join(PER_PD_CR3_TARGET))
-        .env("RUSTFLAGS", artifacts::KERNEL_RUSTFLAGS)
-        .env("MANTLE_VSPACE", "per-pd-cr3")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS");
-    artifacts::run(c, "building the per-PD-CR3 kernel")?;
-    Ok(root
-        .join(PER_PD_CR3_TARGET)
-        .join(artifacts::TARGET)
-        .join("release/mantle-kernel"))
-}
-
-/// `mantle build SYSTEM` with `kernel`, to `target/images/NAME.img`.
-fn image(system: &Path, kernel: &Path, name: &str) -> Result<PathBuf> {
-    let dir = artifacts::root().join("target/images");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let image = dir.join(format!("{name}.img"));
-    let mut c = Command::new(artifacts::tool()?);
-    c.arg("build")
-        .arg(system)
-        .arg("-o")
-        .arg(&image)
-        .arg("--kernel")
-        .arg(kernel)
-        .arg("--search-path")
-        .arg(artifacts::pd_dir())
-        .arg("--report")
-        .arg(dir.join(format!("{name}.report.txt")))
-        .stdout(std::process::Stdio::null());
-    artifacts::run(c, &format!("mantle build {}", system.display()))?;
-    Ok(image)
+    artifacts::kernel_variant(
+        PER_PD_CR3_TARGET,
+        &[("MANTLE_VSPACE", "per-pd-cr3")],
+        "building the per-PD-CR3 kernel",
+    )
 }
 
 /// Boot one Mantle image and record its figures.
