@@ -68,9 +68,8 @@ impl Timer {
     /// patched (a hand-written SDF). A patched but invalid blob panics with
     /// the reason: it is a build error.
     pub fn configured<B: mantle_config::Bytes + ?Sized>(blob: &B, fallback: Channel) -> Self {
-        use mantle_config::timer::TimerClientConfig;
-        match mantle_config::decode::<TimerClientConfig, B>(blob) {
-            Ok(c) => Timer::new(Channel::new(c.channel.0 as usize)),
+        match Timer::connect(blob) {
+            Ok(t) => t,
             Err(mantle_config::Error::NotPatched) => Timer::new(fallback),
             Err(e) => panic!("bad __mantle_config: {}", e),
         }

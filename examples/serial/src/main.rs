@@ -25,12 +25,11 @@
 #![no_main]
 
 use core::sync::atomic::Ordering;
-use mantle_config::serial::SerialClientConfig;
 use mantle_runtime::{
     debug_println, pd_name, power_off, protection_domain, setvar, Channel, Handler,
 };
-use mantle_serial_client::layout::{self, QueueAddr, UartStats};
-use mantle_serial_client::{serial_println, LineReader, SerialRx, SerialTx};
+use mantle_serial_client::layout::{self, UartStats};
+use mantle_serial_client::{serial_println, ConnectError, LineReader, Serial, SerialRx, SerialTx};
 
 setvar!(tx_queue);
 setvar!(rx_queue);
@@ -151,35 +150,28 @@ impl Handler for Client {
 }
 
 fn init() -> Client {
-    let ((tx_ch, tx_at), (rx_ch, rx_at)) =
-        match layout::load_config::<SerialClientConfig, _>(&__mantle_config) {
-            None => (
-                (Channel::new(0), QueueAddr::in_region(tx_queue.get())),
-                (Channel::new(1), QueueAddr::in_region(rx_queue.get())),
-            ),
-            Some(c) => {
-                let conn = |c: &mantle_config::serial::SerialConn| {
-                    let q = QueueAddr::from_config(&c.queue)
-                        .unwrap_or_else(|| panic!("bad queue regions"));
-                    (Channel::new(c.channel.0 as usize), q)
-                };
-                let rx =
-                    c.rx.as_ref()
-                        .map(conn)
-                        .unwrap_or_else(|| panic!("this client reads: give it rx"));
-                (conn(&c.tx), rx)
-            }
-        };
-    // SAFETY: the system maps this client's tx queue read-write where
-    // `tx_at` says; this PD is its only producer.
-    let txq = match unsafe { tx_at.producer() } {
-        Ok(q) => q,
-        Err(e) => panic!("tx queue: {}", e),
-    };
-    // SAFETY: as above for the rx queue; only consumer.
-    let rxq = match unsafe { rx_at.consumer() } {
-        Ok(q) => q,
-        Err(e) => panic!("rx queue: {}", e),
+    let (tx, rx) = match Serial::connect(&__mantle_config) {
+        Ok(Serial { tx, rx: Some(rx) }) => (tx, rx),
+        Ok(Serial { rx: None, .. }) => panic!("this client reads: give it rx"),
+        // A hand-written system: the queues are where the setvars say.
+        Err(ConnectError::Config(mantle_config::Error::NotPatched)) => {
+            // SAFETY: the system maps this client's tx queue read-write at
+            // `tx_queue`; this PD is its only producer.
+            let txq = match unsafe { layout::producer(tx_queue.get()) } {
+                Ok(q) => q,
+                Err(e) => panic!("tx queue: {}", e),
+            };
+            // SAFETY: as above for the rx queue at `rx_queue`; only consumer.
+            let rxq = match unsafe { layout::consumer(rx_queue.get()) } {
+                Ok(q) => q,
+                Err(e) => panic!("rx queue: {}", e),
+            };
+            (
+                SerialTx::new(txq, Channel::new(0)),
+                SerialRx::new(rxq, Channel::new(1)),
+            )
+        }
+        Err(e) => panic!("{}", e),
     };
     let stats = match uart_stats.get() {
         0 => None,
@@ -188,8 +180,8 @@ fn init() -> Client {
         v => Some(unsafe { layout::stats(v) }),
     };
     let mut c = Client {
-        tx: SerialTx::new(txq, tx_ch),
-        rx: SerialRx::new(rxq, rx_ch),
+        tx,
+        rx,
         line: LineReader::new(),
         stats,
         blocking: stats.is_none(),
