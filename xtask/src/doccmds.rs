@@ -15,7 +15,7 @@
 use crate::artifacts;
 use crate::systest::Tally;
 use crate::Result;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -314,7 +314,8 @@ fn run_command(dir: &Path, cmd: &str, script: Option<&Script>) -> Result<String>
     let stdout = child.stdout.take().expect("piped");
     let (tx, rx) = mpsc::channel::<String>();
     std::thread::spawn(move || {
-        // Lines, and also unterminated output such as prompts.
+        // Line by line (a last line without a newline arrives at the end;
+        // input triggers are whole lines).
         let mut r = BufReader::new(stdout);
         let mut buf = Vec::new();
         loop {
@@ -328,8 +329,6 @@ fn run_command(dir: &Path, cmd: &str, script: Option<&Script>) -> Result<String>
                 }
             }
         }
-        let mut rest = String::new();
-        let _ = r.read_to_string(&mut rest);
     });
     let mut stdin = child.stdin.take();
     let mut input = script.map_or(&[][..], |s| s.input).iter().peekable();
