@@ -25,23 +25,13 @@ pub fn accelerator() -> Accel {
 /// `input` is a console script: once the console shows each marker (in
 /// order), the bytes are typed.
 pub fn boot(image: &Path, timeout: Duration, input: &[(&str, &[u8])]) -> Result<Transcript> {
-    boot_with(image, timeout, input, None)
+    boot_in(image, timeout, input, None, false)
 }
 
 /// [`boot`], with fault reports followed by `symbols`' annotations in the
-/// transcript, as `mantle run` prints them.
-pub fn boot_with(
-    image: &Path,
-    timeout: Duration,
-    input: &[(&str, &[u8])],
-    symbols: Option<Symboliser>,
-) -> Result<Transcript> {
-    boot_in(image, timeout, input, symbols, false)
-}
-
-/// [`boot_with`], under `-icount` (TCG) when `icount` is set: the guest's
-/// clocks then count instructions, so time-based checks do not depend on
-/// how busy the host is.
+/// transcript (as `mantle run` prints them), and under `-icount` (TCG)
+/// when `icount` is set: the guest's clocks then count instructions, so
+/// time-based checks do not depend on how busy the host is.
 pub fn boot_in(
     image: &Path,
     timeout: Duration,

@@ -220,7 +220,7 @@ pub fn run() -> Result {
     for round in 1..=ROUNDS {
         for unit in Unit::ALL {
             for (build, image) in &images {
-                mantle_boot(&mut fig, *build, image, accel, unit, round)?;
+                mantle_boot(&mut fig, *build, image, unit, round)?;
             }
             linux_boot(&mut fig, &linux, accel, unit, round)?;
         }
@@ -240,28 +240,14 @@ fn kernel_per_pd_cr3() -> Result<PathBuf> {
 }
 
 /// Boot one Mantle image and record its figures.
-fn mantle_boot(
-    fig: &mut Figures,
-    build: Build,
-    image: &Path,
-    accel: Accel,
-    unit: Unit,
-    round: usize,
-) -> Result {
-    let mut cmd = qemu::Command::new(image).timeout(MANTLE_TIMEOUT);
-    let tag = match unit {
-        Unit::Ticks => {
-            cmd = cmd.accel(accel);
-            "ticks"
-        }
-        Unit::Insn => {
-            cmd = cmd.accel(Accel::Tcg).icount();
-            "insn"
-        }
+fn mantle_boot(fig: &mut Figures, build: Build, image: &Path, unit: Unit, round: usize) -> Result {
+    // Timed runs use this run's accelerator (`boot::accelerator`); counted
+    // ones TCG under -icount.
+    let (tag, icount) = match unit {
+        Unit::Ticks => ("ticks", false),
+        Unit::Insn => ("insn", true),
     };
-    let run = cmd
-        .run_captured()
-        .map_err(|e| format!("cannot run QEMU on {}: {e}", image.display()))?;
+    let run = boot::boot_in(image, MANTLE_TIMEOUT, &[], None, icount)?;
     let log = artifacts::root().join(format!("target/images/{}.{tag}.{round}.log", build.name()));
     let _ = std::fs::write(&log, boot::timed_text(&run));
     let text = |prefix: &str| {
